@@ -1,0 +1,243 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models.functions import Cast
+from django.db.models.lookups import Exact
+from simple_history.models import HistoricalRecords
+
+PRIORITY_RANGE = (-100, 100)
+
+
+class AIModel(models.Model):
+    """A named model the AI system runs tasks on; `name` is what tasks store in `execution_tasks.ai_model`."""
+
+    class Provider(models.TextChoices):
+        OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible API"
+        ECHO = "echo", "Echo (returns the payload; demos and tests)"
+
+    name = models.CharField(
+        max_length=200,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", "Letters, digits and . _ : / @ + - only.")],
+        help_text="Model name sent to the provider, e.g. qwen2.5-coder-32b.",
+    )
+    provider = models.CharField(max_length=32, choices=Provider.choices, default=Provider.OPENAI_COMPATIBLE)
+    base_url = models.URLField("endpoint base URL", blank=True, help_text="e.g. https://api.example.com/v1")
+    api_key_env = models.CharField(
+        "API key environment variable",
+        max_length=100,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z_][A-Z0-9_]*$", "An environment variable name, e.g. QWEN_API_KEY.")],
+        help_text="Name of the environment variable that holds the key. The key itself is never stored.",
+    )
+    # NULL means "price unknown": costs are then unknown too, never silently zero.
+    input_price_per_million = models.DecimalField(
+        "input price per 1M tokens", max_digits=12, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    output_price_per_million = models.DecimalField(
+        "output price per 1M tokens", max_digits=12, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "AI model"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.provider == self.Provider.OPENAI_COMPATIBLE and not self.base_url:
+            raise ValidationError({"base_url": "An OpenAI-compatible model needs its endpoint base URL."})
+
+
+class TaskType(models.Model):
+    """A kind of work (implement_idea, self_programming, ...) with its execution and review policy."""
+
+    class RiskLevel(models.TextChoices):
+        LOW = "low"
+        MEDIUM = "medium"
+        HIGH = "high"
+
+    class Executor(models.TextChoices):
+        OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible chat completion"
+        ECHO = "echo", "Echo"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    executor = models.CharField(max_length=64, choices=Executor.choices, default=Executor.OPENAI_COMPATIBLE)
+    timeout_seconds = models.PositiveIntegerField(
+        default=600, validators=[MinValueValidator(1), MaxValueValidator(24 * 3600)]
+    )
+    max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(20)])
+    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.LOW)
+    requires_review = models.BooleanField(default=False, help_text="Tasks wait for a reviewer before they run.")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(timeout_seconds__gte=1), name="task_type_timeout_positive"),
+            models.CheckConstraint(condition=models.Q(max_attempts__gte=1), name="task_type_max_attempts_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def needs_review(self) -> bool:
+        return self.requires_review or self.risk_level == self.RiskLevel.HIGH
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending"
+    NEEDS_REVIEW = "needs_review", "needs review"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ExecutionTask(models.Model):
+    """One unit of AI work on one `ai_model`.
+
+    Status state machine (``TRANSITIONS``; enforced only by ``services.task_transition``)::
+
+        needs_review --approve--> pending --enqueue--> queued --claim--> running --> succeeded
+             |                       |                   |                  |------> failed --retry--> queued
+             +--reject--> cancelled <+-------------------+------------------+------> queued (automatic retry)
+
+    ``succeeded`` and ``cancelled`` are final: such a task never runs again.
+    """
+
+    Status = TaskStatus
+
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.NEEDS_REVIEW: frozenset({Status.PENDING, Status.CANCELLED}),
+        Status.PENDING: frozenset({Status.QUEUED, Status.CANCELLED}),
+        Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED}),
+        Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.QUEUED, Status.CANCELLED}),
+        Status.FAILED: frozenset({Status.QUEUED}),
+        Status.SUCCEEDED: frozenset(),
+        Status.CANCELLED: frozenset(),
+    }
+
+    task_type = models.ForeignKey(TaskType, on_delete=models.PROTECT, related_name="tasks", db_index=False)
+    ai_model = models.ForeignKey(
+        AIModel,
+        to_field="name",
+        db_column="ai_model",
+        on_delete=models.PROTECT,
+        related_name="tasks",
+        db_index=False,  # covered by the (ai_model, created_at) index
+        verbose_name="AI model",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    priority = models.SmallIntegerField(
+        default=0,
+        validators=[MinValueValidator(PRIORITY_RANGE[0]), MaxValueValidator(PRIORITY_RANGE[1])],
+        help_text="Higher runs first (-100 to 100).",
+    )
+    payload = models.JSONField(default=dict, help_text="A JSON object, e.g. {\"prompt\": \"...\"}.")
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField("duration (ms)", null=True, blank=True)
+    input_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True, help_text="Empty = unknown.")
+    rq_job_id = models.CharField("RQ job id", max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "execution_tasks"
+        ordering = ["-created_at", "-id"]
+        permissions = [("review_executiontask", "Can approve or reject tasks that need review")]
+        indexes = [
+            models.Index(fields=["-created_at"], name="exec_task_created_idx"),
+            models.Index(fields=["status", "-created_at"], name="exec_task_status_idx"),
+            models.Index(fields=["task_type", "-created_at"], name="exec_task_type_idx"),
+            models.Index(fields=["ai_model", "-created_at"], name="exec_task_ai_model_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=TaskStatus.values), name="exec_task_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(priority__gte=PRIORITY_RANGE[0], priority__lte=PRIORITY_RANGE[1]),
+                name="exec_task_priority_range",
+            ),
+            models.CheckConstraint(
+                condition=Exact(
+                    models.Func("payload", function="jsonb_typeof", output_field=models.TextField()),
+                    Cast(models.Value("object"), models.TextField()),
+                ),
+                name="exec_task_payload_is_object",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.task_type_id and self.task_type} on {self.ai_model_id}"
+
+    @classmethod
+    def statuses_leading_to(cls, status: str) -> list[str]:
+        return [source for source, targets in cls.TRANSITIONS.items() if status in targets]
+
+    @property
+    def is_final(self) -> bool:
+        return not self.TRANSITIONS[self.status]
+
+
+class ExecutionEvent(models.Model):
+    """Append-only log of what happened to a task; every row carries the task's `ai_model`."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created"
+        QUEUED = "queued"
+        STARTED = "started"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        RETRIED = "retried"
+        CANCELLED = "cancelled"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    task = models.ForeignKey(ExecutionTask, on_delete=models.CASCADE, related_name="events", db_index=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    ai_model = models.CharField("AI model", max_length=200, db_column="ai_model")
+    message = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    duration_ms = models.PositiveIntegerField("duration (ms)", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "execution_events"
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["task", "created_at"], name="exec_event_task_idx"),
+            models.Index(fields=["kind", "-created_at"], name="exec_event_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} task #{self.task_id} ({self.ai_model})"

@@ -1,0 +1,134 @@
+"""Writes to execution tasks. Every entry point (admin, API, importers) creates and moves tasks here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from .models import PRIORITY_RANGE, AIModel, ExecutionEvent, ExecutionTask, TaskType
+
+
+class TaskStateError(Exception):
+    """A status change the state machine does not allow (or another worker got there first)."""
+
+
+def _ai_model_resolve(value: AIModel | str | None, errors: dict[str, str]) -> AIModel | None:
+    if isinstance(value, AIModel):
+        value = value.name
+    if value is None or (isinstance(value, str) and not value.strip()):
+        errors["ai_model"] = "ai_model is required: name an active AI model."
+        return None
+    if not isinstance(value, str):
+        errors["ai_model"] = f"ai_model must be a model name (a string), got {type(value).__name__}."
+        return None
+    model = AIModel.objects.filter(name=value).first()
+    if model is None:
+        errors["ai_model"] = f"Unknown ai_model {value!r}: no AI model has that name."
+    elif not model.is_active:
+        errors["ai_model"] = f"ai_model {value!r} is inactive; activate it or choose another model."
+    return model
+
+
+def _task_type_resolve(value: TaskType | str | None, errors: dict[str, str]) -> TaskType | None:
+    if isinstance(value, TaskType):
+        value = value.slug
+    if value is None or (isinstance(value, str) and not value.strip()):
+        errors["task_type"] = "task_type is required."
+        return None
+    if not isinstance(value, str):
+        errors["task_type"] = f"task_type must be a slug (a string), got {type(value).__name__}."
+        return None
+    task_type = TaskType.objects.filter(slug=value).first()
+    if task_type is None:
+        errors["task_type"] = f"Unknown task_type {value!r}."
+    return task_type
+
+
+def _payload_check(payload: Any, errors: dict[str, str]) -> dict:
+    if payload is None:
+        return {}
+    if not isinstance(payload, dict):
+        errors["payload"] = f"payload must be a JSON object, got {type(payload).__name__}."
+        return {}
+    try:
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        errors["payload"] = f"payload is not valid JSON: {error}."
+    return payload
+
+
+def _priority_check(priority: Any, errors: dict[str, str]) -> int:
+    low, high = PRIORITY_RANGE
+    if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
+        errors["priority"] = f"priority must be a whole number from {low} to {high}."
+        return 0
+    return priority
+
+
+def task_validate(
+    *, task_type: TaskType | str | None, ai_model: AIModel | str | None, payload: Any = None, priority: Any = 0
+) -> tuple[TaskType, AIModel, dict, int]:
+    """Check a would-be task; raise ValidationError naming each bad field, or return its resolved parts."""
+    errors: dict[str, str] = {}
+    resolved_ai_model = _ai_model_resolve(ai_model, errors)
+    resolved_task_type = _task_type_resolve(task_type, errors)
+    checked_payload = _payload_check(payload, errors)
+    checked_priority = _priority_check(priority, errors)
+    if errors:
+        raise ValidationError(errors)
+    return resolved_task_type, resolved_ai_model, checked_payload, checked_priority
+
+
+@transaction.atomic
+def task_create(
+    *,
+    task_type: TaskType | str | None,
+    ai_model: AIModel | str | None,
+    payload: Any = None,
+    priority: Any = 0,
+    created_by: AbstractBaseUser | None = None,
+) -> ExecutionTask:
+    """Create a task and its `created` event together; tasks needing review start as `needs_review`."""
+    resolved_task_type, resolved_ai_model, checked_payload, checked_priority = task_validate(
+        task_type=task_type, ai_model=ai_model, payload=payload, priority=priority
+    )
+    status = ExecutionTask.Status.NEEDS_REVIEW if resolved_task_type.needs_review else ExecutionTask.Status.PENDING
+    task = ExecutionTask.objects.create(
+        task_type=resolved_task_type,
+        ai_model=resolved_ai_model,
+        payload=checked_payload,
+        priority=checked_priority,
+        status=status,
+        created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+    )
+    event_record(task=task, kind=ExecutionEvent.Kind.CREATED, actor=task.created_by, message=f"status {status}")
+    return task
+
+
+def event_record(
+    *, task: ExecutionTask, kind: str, actor=None, message: str = "", error: str = "", duration_ms: int | None = None
+) -> ExecutionEvent:
+    """Append an event to the task's timeline, stamped with the task's ai_model."""
+    return ExecutionEvent.objects.create(
+        task=task, kind=kind, ai_model=task.ai_model_id, actor=actor, message=message, error=error,
+        duration_ms=duration_ms,
+    )
+
+
+def task_transition(*, task: ExecutionTask, to: str, **changes: Any) -> ExecutionTask:
+    """Move a task to `to` with one conditional UPDATE; the only place task status changes.
+
+    Raises TaskStateError when the move is not allowed from the task's current status in the database,
+    which is also what a second worker racing for the same task sees.
+    """
+    sources = ExecutionTask.statuses_leading_to(to)
+    updated = ExecutionTask.objects.filter(pk=task.pk, status__in=sources).update(status=to, **changes)
+    if not updated:
+        current = ExecutionTask.objects.filter(pk=task.pk).values_list("status", flat=True).first()
+        raise TaskStateError(f"task {task.pk} cannot move from {current or 'deleted'} to {to}")
+    task.refresh_from_db()
+    return task
