@@ -1,0 +1,81 @@
+"""Shared fixtures: real PostgreSQL (pytest-django's test database), real Redis on a database of its own,
+users per role, and helpers for tests that run `manage.py` in a subprocess."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import django_rq
+import pytest
+from django.contrib.auth.models import Group
+
+from tests.execution.factories import AIModelFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_REDIS_DB = 15  # never the database the console itself uses
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    if parts.scheme == "unix":
+        query["db"] = str(db)
+        return parts._replace(query=urlencode(query)).geturl()
+    query.pop("db", None)
+    return parts._replace(path=f"/{db}", query=urlencode(query)).geturl()
+
+
+TEST_REDIS_URL = redis_url_with_db(os.environ["REDIS_URL"], TEST_REDIS_DB)
+os.environ["REDIS_URL"] = TEST_REDIS_URL  # for `manage.py` subprocesses
+
+
+@pytest.fixture(autouse=True)
+def redis_test_db(settings):
+    """Every test gets an empty Redis database of its own."""
+    settings.REDIS_URL = TEST_REDIS_URL
+    settings.RQ_QUEUES = {name: {**config, "URL": TEST_REDIS_URL} for name, config in settings.RQ_QUEUES.items()}
+    connection = django_rq.get_connection("default")
+    assert connection.connection_pool.connection_kwargs["db"] == TEST_REDIS_DB
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+def _user_in(group_name: str, username: str):
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def operator(db):
+    return _user_in("Operators", "olga-operator")
+
+
+@pytest.fixture
+def reviewer(db):
+    return _user_in("Reviewers", "rita-reviewer")
+
+
+@pytest.fixture
+def offer_builder(db):
+    return _user_in("Offer builders", "otto-offers")
+
+
+@pytest.fixture
+def ai_model(db):
+    return AIModelFactory(name="qwen2.5-coder-32b")
+
+
+def manage_py(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    """Run `manage.py` as a separate process, the way an operator or the worker supervisor would."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -1,0 +1,93 @@
+"""The schema guard: `check_schema` and the worker refuse a database that is behind or drifted."""
+
+import os
+import uuid
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from apps.core.schema import schema_problems
+from tests.conftest import manage_py
+
+pytestmark = pytest.mark.django_db
+
+
+def run_check_schema(capsys) -> tuple[int, str]:
+    try:
+        call_command("check_schema")
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().out
+
+
+def test_check_schema_passes_on_a_migrated_database(capsys):
+    assert run_check_schema(capsys) == (0, "schema OK\n")
+
+
+def test_missing_ai_model_column_is_named_and_the_worker_refuses(capsys):
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE execution_tasks DROP COLUMN ai_model")  # rolled back with the test
+    assert run_check_schema(capsys) == (1, "execution_tasks.ai_model: column missing\n")
+    with pytest.raises(CommandError, match="execution_tasks.ai_model: column missing") as refused:
+        call_command("rqworker", "--burst")
+    assert refused.value.returncode == 1
+
+
+def test_nullability_drift_and_missing_tables_are_reported():
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE execution_tasks ALTER COLUMN error DROP NOT NULL")
+        cursor.execute("ALTER TABLE execution_events ADD COLUMN legacy_flag boolean NOT NULL")
+        cursor.execute("ALTER TABLE execution_tasks ADD COLUMN harmless_note text")
+        cursor.execute("DROP TABLE execution_historicaltasktype")
+    assert schema_problems() == [
+        "execution_historicaltasktype: table missing",
+        "execution_tasks.error: nullable in the database, NOT NULL in the models",
+        "execution_events.legacy_flag: NOT NULL column without default, not in the models",
+    ]
+
+
+@pytest.fixture
+def scratch_database_url():
+    """An empty database of its own, for `manage.py` processes that must see committed DDL."""
+    name = f"opsconsole_scratch_{uuid.uuid4().hex[:8]}"
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params["dbname"] = "postgres"
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_check_schema_and_worker_as_processes_on_a_database_behind_and_drifted(scratch_database_url):
+    env = {"DATABASE_URL": scratch_database_url}
+    assert manage_py("migrate", "execution", "0001", env=env).returncode == 0
+
+    behind = manage_py("check_schema", env=env)
+    assert behind.returncode == 1
+    assert "migration not applied: execution.0002_seed_task_types" in behind.stdout
+
+    worker = manage_py("rqworker", "--burst", env=env)
+    assert worker.returncode == 1
+    assert "refusing to start the worker" in worker.stderr
+    assert "migration not applied: execution.0002_seed_task_types" in worker.stderr
+
+    assert manage_py("migrate", env=env).returncode == 0
+    migrated = manage_py("check_schema", env=env)
+    assert (migrated.returncode, migrated.stdout) == (0, "schema OK\n")
+
+    with psycopg.connect(scratch_database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as db:
+        db.execute("ALTER TABLE execution_tasks DROP COLUMN ai_model")
+    drifted = manage_py("check_schema", env=env)
+    assert (drifted.returncode, drifted.stdout) == (1, "execution_tasks.ai_model: column missing\n")
+    refused = manage_py("rqworker", "--burst", env=env)
+    assert refused.returncode == 1
+    assert "execution_tasks.ai_model: column missing" in refused.stderr
