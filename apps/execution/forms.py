@@ -17,6 +17,7 @@ class ExecutionTaskCreateForm(forms.ModelForm):
         self.fields["ai_model"].queryset = AIModel.objects.filter(is_active=True)
         self.fields["ai_model"].error_messages["required"] = "Choose the AI model (ai_model) this task runs on."
         self.fields["payload"].initial = {}
+        self.fields["payload"].required = False  # `{}` is a valid payload; the form field would call it empty
 
     def clean(self):
         cleaned = super().clean()

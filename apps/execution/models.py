@@ -32,11 +32,19 @@ class AIModel(models.Model):
     )
     # NULL means "price unknown": costs are then unknown too, never silently zero.
     input_price_per_million = models.DecimalField(
-        "input price per 1M tokens", max_digits=12, decimal_places=6, null=True, blank=True,
+        "input price per 1M tokens",
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(0)],
     )
     output_price_per_million = models.DecimalField(
-        "output price per 1M tokens", max_digits=12, decimal_places=6, null=True, blank=True,
+        "output price per 1M tokens",
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
         validators=[MinValueValidator(0)],
     )
     is_active = models.BooleanField("active", default=True)
@@ -148,7 +156,7 @@ class ExecutionTask(models.Model):
         validators=[MinValueValidator(PRIORITY_RANGE[0]), MaxValueValidator(PRIORITY_RANGE[1])],
         help_text="Higher runs first (-100 to 100).",
     )
-    payload = models.JSONField(default=dict, help_text="A JSON object, e.g. {\"prompt\": \"...\"}.")
+    payload = models.JSONField(default=dict, help_text='A JSON object, e.g. {"prompt": "..."}.')
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -178,9 +186,7 @@ class ExecutionTask(models.Model):
             models.Index(fields=["ai_model", "-created_at"], name="exec_task_ai_model_idx"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(status__in=TaskStatus.values), name="exec_task_status_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(status__in=TaskStatus.values), name="exec_task_status_valid"),
             models.CheckConstraint(
                 condition=models.Q(priority__gte=PRIORITY_RANGE[0], priority__lte=PRIORITY_RANGE[1]),
                 name="exec_task_priority_range",

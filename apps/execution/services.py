@@ -114,7 +114,12 @@ def event_record(
 ) -> ExecutionEvent:
     """Append an event to the task's timeline, stamped with the task's ai_model."""
     return ExecutionEvent.objects.create(
-        task=task, kind=kind, ai_model=task.ai_model_id, actor=actor, message=message, error=error,
+        task=task,
+        kind=kind,
+        ai_model=task.ai_model_id,
+        actor=actor,
+        message=message,
+        error=error,
         duration_ms=duration_ms,
     )
 

@@ -29,7 +29,11 @@ def test_healthz_is_503_when_the_database_is_down():
         "r = Client(HTTP_HOST='10.0.0.7').get('/healthz'); print(json.dumps([r.status_code, r.json()]))"
     )
     result = manage_py(
-        "shell", "--no-imports", "-c", script, env={"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere", "PYTHONPATH": str(ROOT)}
+        "shell",
+        "--no-imports",
+        "-c",
+        script,
+        env={"DATABASE_URL": "postgres://postgres@127.0.0.1:1/nowhere", "PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
     status, body = json.loads(result.stdout.strip().splitlines()[-1])
@@ -39,10 +43,15 @@ def test_healthz_is_503_when_the_database_is_down():
 def test_healthz_answers_probes_by_ip_address_in_production():
     """Load balancers probe with their own Host header and plain HTTP: no 400, no HTTPS redirect."""
     result = manage_py(
-        "shell", "--no-imports", "-c",
+        "shell",
+        "--no-imports",
+        "-c",
         "from django.test import Client; print(Client(HTTP_HOST='10.0.0.7').get('/healthz').status_code)",
-        env={"DEBUG": "false", "SECRET_KEY": "k" * 20 + "production-like-secret-key-0123456789",
-             "ALLOWED_HOSTS": "ops.example.com"},
+        env={
+            "DEBUG": "false",
+            "SECRET_KEY": "k" * 20 + "production-like-secret-key-0123456789",
+            "ALLOWED_HOSTS": "ops.example.com",
+        },
     )
     assert result.stdout.strip() == "200", result.stderr
 

@@ -30,5 +30,7 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_debug_defaults_to_off():
-    result = manage_py("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)", env=without("DEBUG"))
+    result = manage_py(
+        "shell", "--no-imports", "-c", "from django.conf import settings; print(settings.DEBUG)", env=without("DEBUG")
+    )
     assert result.stdout.strip() == "False"

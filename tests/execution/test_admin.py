@@ -29,6 +29,7 @@ def test_operator_adding_a_task_without_ai_model_sees_the_error_and_nothing_is_s
     response = client.post(ADD_URL, add_form(implement_idea.pk))
     assert response.status_code == 200
     assert "Choose the AI model (ai_model) this task runs on." in response.content.decode()
+    assert set(response.context["adminform"].form.errors) == {"ai_model"}
     assert not ExecutionTask.objects.exists()
     assert not ExecutionEvent.objects.exists()
 
@@ -55,7 +56,11 @@ def test_operator_creates_a_task_through_the_service(client, operator, implement
     response = client.post(ADD_URL, add_form(implement_idea.pk, ai_model.name, payload=payload))
     assert response.status_code == 302
     task = ExecutionTask.objects.get()
-    assert (task.ai_model_id, task.created_by, task.payload) == (ai_model.name, operator, {"prompt": "Write the changelog"})
+    assert (task.ai_model_id, task.created_by, task.payload) == (
+        ai_model.name,
+        operator,
+        {"prompt": "Write the changelog"},
+    )
     assert list(task.events.values_list("kind", flat=True)) == ["created"]
     assert task.history.get().history_user == operator
 
@@ -72,8 +77,16 @@ def test_changing_a_task_edits_priority_only(client, operator, ai_model):
     task = task_create(task_type="implement_idea", ai_model=ai_model)
     client.force_login(operator)
     url = reverse("admin:execution_executiontask_change", args=[task.pk])
-    response = client.post(url, {"priority": "7", "status": "succeeded", "ai_model": "other", "events-TOTAL_FORMS": "0",
-                                  "events-INITIAL_FORMS": "1"})
+    response = client.post(
+        url,
+        {
+            "priority": "7",
+            "status": "succeeded",
+            "ai_model": "other",
+            "events-TOTAL_FORMS": "0",
+            "events-INITIAL_FORMS": "1",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     task.refresh_from_db()
     assert (task.priority, task.status, task.ai_model_id) == (7, "pending", ai_model.name)
@@ -100,5 +113,8 @@ def test_events_are_read_only_in_the_admin(client, operator, ai_model):
     client.force_login(operator)
     event = task.events.get()
     assert client.get(reverse("admin:execution_executionevent_changelist")).status_code == 200
-    assert client.post(reverse("admin:execution_executionevent_delete", args=[event.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:execution_executionevent_delete", args=[event.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     assert task.events.count() == 1

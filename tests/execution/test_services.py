@@ -17,7 +17,10 @@ def nothing_written() -> bool:
 def test_task_is_created_with_its_created_event_carrying_ai_model(ai_model):
     creator = UserFactory()
     task = task_create(
-        task_type="implement_idea", ai_model="qwen2.5-coder-32b", payload={"prompt": "hi"}, priority=5,
+        task_type="implement_idea",
+        ai_model="qwen2.5-coder-32b",
+        payload={"prompt": "hi"},
+        priority=5,
         created_by=creator,
     )
     task.refresh_from_db()
@@ -114,7 +117,9 @@ def test_allowed_transition_moves_the_task(ai_model):
     assert task.status == "queued"
 
 
-@pytest.mark.parametrize(("start", "target"), [("pending", "running"), ("succeeded", "queued"), ("cancelled", "queued")])
+@pytest.mark.parametrize(
+    ("start", "target"), [("pending", "running"), ("succeeded", "queued"), ("cancelled", "queued")]
+)
 def test_transition_not_in_the_state_machine_is_refused(ai_model, start, target):
     task = task_create(task_type="implement_idea", ai_model=ai_model)
     ExecutionTask.objects.filter(pk=task.pk).update(status=start)

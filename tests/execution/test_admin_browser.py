@@ -1,0 +1,86 @@
+"""What an operator sees: the task list and add form rendered in headless Chromium, with screenshots."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.execution.services import task_create
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: `make browser-deps` (CI installs it)"),
+]
+
+
+@pytest.fixture
+def browser_page():
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def tasks(operator, ai_model):
+    """Made before the browser starts: Playwright's event loop makes the ORM refuse sync calls."""
+    for prompt in ("Summarise FSAR report", "Fix flaky import"):
+        task_create(task_type="implement_idea", ai_model=ai_model, payload={"prompt": prompt}, created_by=operator)
+    task_create(task_type="self_programming", ai_model=ai_model, payload={"prompt": "<script>alert(1)</script>"})
+
+
+def test_operator_sees_the_task_list_and_add_form(live_server, operator, tasks, browser_page):
+    page = browser_page
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("input[name=username]", operator.username)
+    page.fill("input[name=password]", "correct horse battery staple")
+    page.click("button[type=submit]")
+    expect(page.get_by_text("Site administration").or_(page.get_by_text("Execution tasks")).first).to_be_visible()
+
+    page.goto(f"{live_server.url}/admin/execution/executiontask/")
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 3
+    assert "needs review" in rows.first.inner_text().lower()
+    assert "qwen2.5-coder-32b" in page.inner_text("#result_list")
+    page.screenshot(path=SCREENSHOTS / "task-list-operator.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/execution/executiontask/add/")
+    page.screenshot(path=SCREENSHOTS / "task-add-form.png", full_page=True)
+    labels = " ".join(page.locator("form label").all_inner_texts()).lower()
+    for label in ("task type", "ai model", "priority", "payload"):
+        assert label in labels, labels
+    page.select_option("select[name=task_type]", label="implement_idea")
+    page.click("button[name=_save]")
+    expect(page.get_by_text("Choose the AI model (ai_model) this task runs on.")).to_be_visible()
+    assert page.locator(".errorlist, [class*=text-red]").filter(has_text="required").count() == 0
+    page.screenshot(path=SCREENSHOTS / "task-add-missing-ai-model.png", full_page=True)
+    page.select_option("select[name=ai_model]", label="qwen2.5-coder-32b")
+    page.click("button[name=_save]")
+    expect(page.get_by_text("was added successfully")).to_be_visible()
+    assert page.locator("#result_list tbody tr").count() == 4
+
+    page.goto(f"{live_server.url}/admin/execution/executiontask/")
+    # The self_programming task holds a script in its payload.
+    page.locator("#result_list tbody tr", has_text="self_programming").locator("a").first.click()
+    expect(page.get_by_role("link", name="Events timeline")).to_be_visible()
+    assert "<script>alert(1)</script>" in page.inner_text("body")  # shown as text...
+    assert page.locator("script", has_text="alert(1)").count() == 0  # ...never as markup
+    page.screenshot(path=SCREENSHOTS / "task-detail.png", full_page=True)
+    page.get_by_role("link", name="Events timeline").click()
+    expect(page.locator("#events-group, #events").get_by_text("status needs_review")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "task-events.png", full_page=True)
+    assert dialogs == []  # nothing from the payload ran
