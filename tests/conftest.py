@@ -22,7 +22,7 @@ def redis_url_with_db(url: str, db: int) -> str:
     query = dict(parse_qsl(parts.query))
     if parts.scheme == "unix":
         query["db"] = str(db)
-        return parts._replace(query=urlencode(query)).geturl()
+        return f"unix://{parts.path}?{urlencode(query)}"  # geturl() would drop the empty host
     query.pop("db", None)
     return parts._replace(path=f"/{db}", query=urlencode(query)).geturl()
 
