@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Cast
@@ -61,8 +62,6 @@ class AIModel(models.Model):
         return self.name
 
     def clean(self):
-        from django.core.exceptions import ValidationError
-
         if self.provider == self.Provider.OPENAI_COMPATIBLE and not self.base_url:
             raise ValidationError({"base_url": "An OpenAI-compatible model needs its endpoint base URL."})
 
