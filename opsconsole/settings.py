@@ -78,6 +78,15 @@ REDIS_URL = env("REDIS_URL")
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 RQ_SHOW_ADMIN_LINK = True
 
+# Execution engine (apps/execution); seconds unless named otherwise.
+EXECUTION_RETRY_BACKOFF_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_SECONDS", default=10)  # doubles per attempt
+EXECUTION_RETRY_BACKOFF_MAX_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_MAX_SECONDS", default=600)
+EXECUTION_GRACE_SECONDS = env.int("EXECUTION_GRACE_SECONDS", default=60)  # past a task's timeout: worker lost
+EXECUTION_SWEEP_INTERVAL_SECONDS = env.int("EXECUTION_SWEEP_INTERVAL_SECONDS", default=30)
+EXECUTION_SWEEP_BATCH = env.int("EXECUTION_SWEEP_BATCH", default=5000)
+EXECUTION_ORPHAN_AGE_SECONDS = env.int("EXECUTION_ORPHAN_AGE_SECONDS", default=30)
+EXECUTION_RESULT_TTL_SECONDS = env.int("EXECUTION_RESULT_TTL_SECONDS", default=3600)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

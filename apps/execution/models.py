@@ -120,11 +120,12 @@ class ExecutionTask(models.Model):
 
     Status state machine (``TRANSITIONS``; enforced only by ``services.task_transition``)::
 
-        needs_review --approve--> pending --enqueue--> queued --claim--> running --> succeeded
+        needs_review --approve--> pending <-enqueue--> queued --claim--> running --> succeeded
              |                       |                   |                  |------> failed --retry--> queued
              +--reject--> cancelled <+-------------------+------------------+------> queued (automatic retry)
 
-    ``succeeded`` and ``cancelled`` are final: such a task never runs again.
+    ``succeeded`` and ``cancelled`` are final: such a task never runs again. ``queued -> pending`` is taken
+    when Redis refused the job; the sweeper enqueues it again.
     """
 
     Status = TaskStatus
@@ -132,7 +133,7 @@ class ExecutionTask(models.Model):
     TRANSITIONS: dict[str, frozenset[str]] = {
         Status.NEEDS_REVIEW: frozenset({Status.PENDING, Status.CANCELLED}),
         Status.PENDING: frozenset({Status.QUEUED, Status.CANCELLED}),
-        Status.QUEUED: frozenset({Status.RUNNING, Status.CANCELLED}),
+        Status.QUEUED: frozenset({Status.RUNNING, Status.PENDING, Status.CANCELLED}),
         Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.QUEUED, Status.CANCELLED}),
         Status.FAILED: frozenset({Status.QUEUED}),
         Status.SUCCEEDED: frozenset(),
@@ -168,6 +169,7 @@ class ExecutionTask(models.Model):
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True, help_text="Empty = unknown.")
     rq_job_id = models.CharField("RQ job id", max_length=64, blank=True)
+    cancel_requested = models.BooleanField(default=False, help_text="A running task stops at its next safe point.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -224,6 +226,7 @@ class ExecutionEvent(models.Model):
         CANCELLED = "cancelled"
         APPROVED = "approved"
         REJECTED = "rejected"
+        ENQUEUE_FAILED = "enqueue_failed", "enqueue failed"
 
     task = models.ForeignKey(ExecutionTask, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -246,3 +249,27 @@ class ExecutionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} task #{self.task_id} ({self.ai_model})"
+
+
+class ExecutionControl(models.Model):
+    """The pause switch, one row: while paused no task starts (queued ones wait, running ones finish)."""
+
+    SINGLETON_ID = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+    paused = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "execution switch"
+        permissions = [("pause_execution", "Can pause and resume all execution")]
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="execution_control_singleton")]
+
+    def __str__(self) -> str:
+        return "paused" if self.paused else "running"

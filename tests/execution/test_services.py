@@ -24,10 +24,11 @@ def test_task_is_created_with_its_created_event_carrying_ai_model(ai_model):
         created_by=creator,
     )
     task.refresh_from_db()
-    assert (task.status, task.ai_model_id, task.task_type.slug) == ("pending", "qwen2.5-coder-32b", "implement_idea")
+    assert (task.status, task.ai_model_id, task.task_type.slug) == ("queued", "qwen2.5-coder-32b", "implement_idea")
     assert (task.payload, task.priority, task.created_by) == ({"prompt": "hi"}, 5, creator)
     events = list(task.events.values_list("kind", "ai_model", "actor"))
-    assert events == [("created", "qwen2.5-coder-32b", creator.pk)]
+    assert events == [("created", "qwen2.5-coder-32b", creator.pk), ("queued", "qwen2.5-coder-32b", creator.pk)]
+    assert task.rq_job_id == f"task-{task.pk}-1"
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ def test_every_bad_field_is_named_at_once():
 
 def test_task_and_event_are_one_transaction(ai_model, monkeypatch):
     """If writing the `created` event fails, the task row is rolled back with it."""
-    from apps.execution import services
+    from apps.execution.services import tasks as services
 
     def broken_event(**kwargs):
         raise IntegrityError("event table unavailable")
@@ -79,7 +80,7 @@ def test_task_and_event_are_one_transaction(ai_model, monkeypatch):
     assert nothing_written()
 
 
-@pytest.mark.parametrize(("slug", "status"), [("self_programming", "needs_review"), ("implement_idea", "pending")])
+@pytest.mark.parametrize(("slug", "status"), [("self_programming", "needs_review"), ("implement_idea", "queued")])
 def test_tasks_that_need_review_start_as_needs_review(ai_model, slug, status):
     assert task_create(task_type=slug, ai_model=ai_model).status == status
 
@@ -112,7 +113,7 @@ def test_ai_model_column_references_ai_model_names():
 
 
 def test_allowed_transition_moves_the_task(ai_model):
-    task = task_create(task_type="implement_idea", ai_model=ai_model)
+    task = task_create(task_type="implement_idea", ai_model=ai_model, enqueue=False)
     task_transition(task=task, to="queued")
     assert task.status == "queued"
 
@@ -129,7 +130,7 @@ def test_transition_not_in_the_state_machine_is_refused(ai_model, start, target)
 
 
 def test_second_claim_of_the_same_task_loses(ai_model):
-    task = task_create(task_type="implement_idea", ai_model=ai_model)
+    task = task_create(task_type="implement_idea", ai_model=ai_model, enqueue=False)
     task_transition(task=task, to="queued")
     stale_copy = ExecutionTask.objects.get(pk=task.pk)
     task_transition(task=task, to="running")

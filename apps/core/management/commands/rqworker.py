@@ -19,4 +19,7 @@ class Command(DjangoRQWorkerCommand):
                 + "\nrun `python manage.py migrate`, then `python manage.py check_schema`",
                 returncode=1,
             )
+        from apps.execution.services import sweeper_ensure_scheduled
+
+        sweeper_ensure_scheduled()
         return super().handle(*args, **options)

@@ -9,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .models import PRIORITY_RANGE, AIModel, ExecutionEvent, ExecutionTask, TaskType
+from ..models import PRIORITY_RANGE, AIModel, ExecutionEvent, ExecutionTask, TaskType
 
 
 class TaskStateError(Exception):
@@ -91,8 +91,10 @@ def task_create(
     payload: Any = None,
     priority: Any = 0,
     created_by: AbstractBaseUser | None = None,
+    enqueue: bool = True,
 ) -> ExecutionTask:
-    """Create a task and its `created` event together; tasks needing review start as `needs_review`."""
+    """Create a task and its `created` event together and queue it (its job goes to Redis on commit);
+    tasks needing review start as `needs_review` and wait for a reviewer instead."""
     resolved_task_type, resolved_ai_model, checked_payload, checked_priority = task_validate(
         task_type=task_type, ai_model=ai_model, payload=payload, priority=priority
     )
@@ -106,6 +108,11 @@ def task_create(
         created_by=created_by if created_by is not None and created_by.is_authenticated else None,
     )
     event_record(task=task, kind=ExecutionEvent.Kind.CREATED, actor=task.created_by, message=f"status {status}")
+    if enqueue and status == ExecutionTask.Status.PENDING:
+        from .queueing import tasks_queue
+
+        tasks_queue(task_ids=[task.pk], from_status=status, actor=task.created_by)
+        task.refresh_from_db()
     return task
 
 

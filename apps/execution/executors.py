@@ -1,0 +1,81 @@
+"""Executors: what running a task means, keyed by `TaskType.executor`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .models import ExecutionTask
+
+
+class ExecutorError(Exception):
+    """The task cannot run as given (bad payload, missing API key); retrying will not help."""
+
+
+@dataclass(frozen=True)
+class ExecutorOutput:
+    result: Any
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+def run_echo(task: ExecutionTask) -> ExecutorOutput:
+    """Return the payload: for demos, tests and benchmarks."""
+    return ExecutorOutput(result={"echo": task.payload}, input_tokens=0, output_tokens=0)
+
+
+def _chat_messages(payload: dict) -> list[dict]:
+    if isinstance(payload.get("messages"), list) and payload["messages"]:
+        return payload["messages"]
+    prompt = payload.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ExecutorError("payload needs a non-empty 'prompt' (or a 'messages' list)")
+    return [{"role": "user", "content": prompt}]
+
+
+def _api_key(task: ExecutionTask) -> str:
+    variable = task.ai_model.api_key_env
+    if not variable:
+        return "not-needed"  # local OpenAI-compatible servers often take no key
+    key = os.environ.get(variable)
+    if not key:
+        raise ExecutorError(f"environment variable {variable} (API key of {task.ai_model.name}) is not set")
+    return key
+
+
+def run_openai_compatible(task: ExecutionTask) -> ExecutorOutput:
+    """Send the task's prompt as a chat completion to the AI model's endpoint, as `model=<ai_model>`."""
+    from openai import OpenAI
+
+    if not task.ai_model.base_url:
+        raise ExecutorError(f"AI model {task.ai_model.name} has no endpoint base URL")
+    client = OpenAI(
+        base_url=task.ai_model.base_url,
+        api_key=_api_key(task),
+        timeout=float(task.task_type.timeout_seconds),
+        max_retries=0,  # retries are the task's, with backoff and events
+    )
+    completion = client.chat.completions.create(model=task.ai_model_id, messages=_chat_messages(task.payload))
+    choice = completion.choices[0]
+    usage = completion.usage
+    return ExecutorOutput(
+        result={"reply": choice.message.content, "finish_reason": choice.finish_reason, "completion_id": completion.id},
+        input_tokens=usage.prompt_tokens if usage else None,
+        output_tokens=usage.completion_tokens if usage else None,
+    )
+
+
+EXECUTORS: dict[str, Callable[[ExecutionTask], ExecutorOutput]] = {
+    "echo": run_echo,
+    "openai_compatible": run_openai_compatible,
+}
+
+
+def executor_run(task: ExecutionTask) -> ExecutorOutput:
+    try:
+        executor = EXECUTORS[task.task_type.executor]
+    except KeyError:
+        raise ExecutorError(f"no executor named {task.task_type.executor!r}") from None
+    return executor(task)

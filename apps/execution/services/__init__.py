@@ -1,0 +1,30 @@
+"""Writes to execution tasks. Every entry point (admin, API, jobs, importers) goes through these."""
+
+from .control import execution_control, execution_pause, execution_paused, execution_resume
+from .queueing import jobs_push, sweeper_ensure_scheduled, task_cancel, task_enqueue, tasks_queue, tasks_sweep
+from .review import task_approve, task_reject
+from .running import task_cost, task_execute, tasks_recover_lost
+from .tasks import TaskStateError, event_record, task_create, task_transition, task_validate
+
+__all__ = [
+    "TaskStateError",
+    "event_record",
+    "execution_control",
+    "execution_pause",
+    "execution_paused",
+    "execution_resume",
+    "jobs_push",
+    "sweeper_ensure_scheduled",
+    "task_approve",
+    "task_cancel",
+    "task_cost",
+    "task_create",
+    "task_enqueue",
+    "task_execute",
+    "task_reject",
+    "task_transition",
+    "task_validate",
+    "tasks_queue",
+    "tasks_recover_lost",
+    "tasks_sweep",
+]
