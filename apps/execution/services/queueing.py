@@ -146,14 +146,10 @@ def tasks_sweep() -> dict[str, int]:
     from .running import tasks_recover_lost
 
     pending = ExecutionTask.objects.filter(status=Status.PENDING).order_by("-priority", "created_at")
-    report = {
-        "enqueued": tasks_queue(
-            task_ids=list(pending.values_list("pk", flat=True)[: settings.EXECUTION_SWEEP_BATCH]),
-            from_status=Status.PENDING,
-            message="enqueued by the sweeper",
-        ),
-        "repushed": 0,
-    }
+    pending_ids = list(pending.values_list("pk", flat=True)[: settings.EXECUTION_SWEEP_BATCH])
+    tasks_queue(task_ids=pending_ids, from_status=Status.PENDING, message="enqueued by the sweeper")
+    # Counted after the commit: a push Redis refused has put its tasks back to pending.
+    report = {"enqueued": ExecutionTask.objects.filter(pk__in=pending_ids, status=Status.QUEUED).count(), "repushed": 0}
     if not execution_paused():
         orphans = queued_tasks_without_live_job(older_than=timedelta(seconds=settings.EXECUTION_ORPHAN_AGE_SECONDS))
         report["repushed"] = jobs_push(task_ids=orphans)
