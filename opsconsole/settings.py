@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "simple_history",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     # apps.core before django_rq: its `rqworker` command wraps django-rq's with the schema guard.
     "apps.core",
     "apps.execution",
@@ -77,6 +80,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL")
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 RQ_SHOW_ADMIN_LINK = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # the browsable API and docs, with CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Ops Console API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
 
 # Execution engine (apps/execution); seconds unless named otherwise.
 EXECUTION_RETRY_BACKOFF_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_SECONDS", default=10)  # doubles per attempt

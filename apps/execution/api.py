@@ -1,0 +1,93 @@
+"""REST API for execution tasks: create through the same service as the admin, read status and events."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from .models import ExecutionEvent, ExecutionTask
+from .services import task_create
+
+
+class ModelPermissionsWithView(permissions.DjangoModelPermissions):
+    """Reads need the view permission too (DRF's default lets any authenticated user read)."""
+
+    perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
+
+
+class TaskCreateSerializer(serializers.Serializer):
+    """Shape only; what the values mean (known active ai_model, task type, object payload) is checked by
+    `task_create`, so the API and the admin refuse the same things with the same messages."""
+
+    task_type = serializers.JSONField(required=False)
+    ai_model = serializers.JSONField(required=False)
+    payload = serializers.JSONField(required=False)
+    priority = serializers.JSONField(required=False, default=0)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.StringRelatedField()
+
+    class Meta:
+        model = ExecutionEvent
+        fields = ["kind", "ai_model", "message", "error", "duration_ms", "actor", "created_at"]
+
+
+class TaskSerializer(serializers.ModelSerializer):
+    task_type = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    ai_model = serializers.CharField(source="ai_model_id", read_only=True)
+
+    class Meta:
+        model = ExecutionTask
+        fields = [
+            "id", "task_type", "ai_model", "status", "priority", "payload", "result", "error", "attempts",
+            "created_at", "queued_at", "started_at", "finished_at", "duration_ms", "input_tokens", "output_tokens",
+            "cost", "cancel_requested",
+        ]  # fmt: skip
+
+
+class TaskDetailSerializer(TaskSerializer):
+    events = EventSerializer(many=True, read_only=True)
+
+    class Meta(TaskSerializer.Meta):
+        fields = [*TaskSerializer.Meta.fields, "events"]
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("status", enum=ExecutionTask.Status.values),
+        OpenApiParameter("task_type", description="task type slug"),
+        OpenApiParameter("ai_model", description="AI model name"),
+    ]
+)
+class TaskViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    permission_classes = [permissions.IsAuthenticated, ModelPermissionsWithView]
+    queryset = ExecutionTask.objects.select_related("task_type").order_by("-created_at", "-id")
+
+    def get_serializer_class(self):
+        return {"create": TaskCreateSerializer, "retrieve": TaskDetailSerializer}.get(self.action, TaskSerializer)
+
+    def get_queryset(self):
+        tasks = self.queryset
+        if self.action == "retrieve":
+            return tasks.prefetch_related("events__actor")
+        filters = {"status": "status", "task_type": "task_type__slug", "ai_model": "ai_model"}
+        for parameter, lookup in filters.items():
+            if value := self.request.query_params.get(parameter):
+                tasks = tasks.filter(**{lookup: value})
+        return tasks
+
+    @extend_schema(request=TaskCreateSerializer, responses={201: TaskDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        if not isinstance(request.data, dict):
+            raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+        shape = TaskCreateSerializer(data=request.data)
+        shape.is_valid(raise_exception=True)
+        try:
+            fields = {name: shape.validated_data.get(name) for name in ("task_type", "ai_model", "payload")}
+            task = task_create(created_by=request.user, priority=shape.validated_data["priority"], **fields)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        task = self.get_queryset().prefetch_related("events__actor").get(pk=task.pk)
+        return Response(TaskDetailSerializer(task).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,90 @@
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from apps.execution.models import ExecutionEvent, ExecutionTask
+from apps.execution.services import task_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api(operator):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
+    return client
+
+
+def test_creating_a_task_without_ai_model_is_400_naming_the_field_and_writes_nothing(api):
+    response = api.post("/api/tasks/", {"task_type": "implement_idea", "payload": {"prompt": "x"}}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"ai_model": ["ai_model is required: name an active AI model."]}
+    assert not ExecutionTask.objects.exists() and not ExecutionEvent.objects.exists()
+
+
+def test_every_bad_field_comes_back_at_once(api):
+    response = api.post("/api/tasks/", {"task_type": "nope", "ai_model": "ghost", "payload": [1]}, format="json")
+    assert response.status_code == 400
+    assert sorted(response.json()) == ["ai_model", "payload", "task_type"]
+    assert not ExecutionTask.objects.exists()
+
+
+@pytest.mark.parametrize("body", ["not json", "[1, 2]"])
+def test_a_body_that_is_not_a_json_object_is_400(api, body):
+    response = api.post("/api/tasks/", body, content_type="application/json")
+    assert response.status_code == 400
+    assert not ExecutionTask.objects.exists()
+
+
+def test_task_is_created_through_the_service_and_read_back_with_events(api, operator, ai_model, redis_test_db):
+    body = {"task_type": "implement_idea", "ai_model": ai_model.name, "payload": {"prompt": "x"}, "priority": 3}
+    created = api.post("/api/tasks/", body, format="json")
+    assert created.status_code == 201, created.json()
+    task = ExecutionTask.objects.get()
+    assert (task.created_by, task.priority, created.json()["status"]) == (operator, 3, "queued")
+
+    detail = api.get(f"/api/tasks/{task.pk}/").json()
+    assert detail["ai_model"] == ai_model.name and detail["task_type"] == "implement_idea"
+    assert [event["kind"] for event in detail["events"]] == ["created", "queued"]
+    assert {"result", "error", "started_at", "finished_at", "duration_ms", "cost"} <= detail.keys()
+
+
+def test_list_filters_by_status_task_type_and_ai_model_and_paginates(api, ai_model):
+    from tests.execution.factories import AIModelFactory
+
+    other = AIModelFactory(name="llama-3-70b")
+    for _ in range(3):
+        task_create(task_type="implement_idea", ai_model=ai_model)
+    task_create(task_type="self_programming", ai_model=ai_model)
+    task_create(task_type="implement_idea", ai_model=other)
+
+    def ids(**query):
+        page = api.get("/api/tasks/", query).json()
+        return page["count"], {task["id"] for task in page["results"]}
+
+    assert ids()[0] == 5
+    assert ids(status="needs_review")[0] == 1
+    assert ids(task_type="implement_idea")[0] == 4
+    assert ids(ai_model="llama-3-70b")[0] == 1
+    assert ids(ai_model="qwen2.5-coder-32b", task_type="implement_idea", status="queued")[0] == 3
+    assert set(api.get("/api/tasks/", {"page": 1}).json()) == {"count", "next", "previous", "results"}
+
+
+def test_api_needs_a_token_and_the_right_permissions(ai_model, offer_builder, reviewer):
+    anonymous = APIClient()
+    assert anonymous.get("/api/tasks/").status_code == 401
+    builder = APIClient()
+    builder.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=offer_builder).key}")
+    assert builder.get("/api/tasks/").status_code == 403
+    reader = APIClient()
+    reader.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reviewer).key}")
+    assert reader.get("/api/tasks/").status_code == 200
+    body = {"task_type": "implement_idea", "ai_model": ai_model.name}
+    assert reader.post("/api/tasks/", body, format="json").status_code == 403
+    assert not ExecutionTask.objects.exists()
+
+
+def test_openapi_schema_is_served(api):
+    response = api.get("/api/schema/")
+    assert response.status_code == 200
+    assert b"/api/tasks/{id}/" in response.content
