@@ -4,7 +4,7 @@ from .control import execution_control, execution_pause, execution_paused, execu
 from .queueing import jobs_push, sweeper_ensure_scheduled, task_cancel, task_enqueue, tasks_queue, tasks_sweep
 from .review import task_approve, task_reject
 from .running import task_cost, task_execute, tasks_recover_lost
-from .tasks import TaskStateError, event_record, task_create, task_transition, task_validate
+from .tasks import TaskStateError, event_record, task_create, task_transition, task_validate, tasks_create_many
 
 __all__ = [
     "TaskStateError",
@@ -24,6 +24,7 @@ __all__ = [
     "task_reject",
     "task_transition",
     "task_validate",
+    "tasks_create_many",
     "tasks_queue",
     "tasks_recover_lost",
     "tasks_sweep",

@@ -10,12 +10,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.utils import timezone
 
 from ..executors import ExecutorError, ExecutorOutput, executor_run
-from ..models import AIModel, ExecutionEvent, ExecutionTask
-from .control import execution_paused
+from ..models import AIModel, ExecutionControl, ExecutionEvent, ExecutionTask
 from .queueing import _job_statuses, jobs_push
 from .tasks import TaskStateError, event_record, task_transition
 
@@ -33,18 +32,21 @@ def task_cost(*, ai_model: AIModel, input_tokens: int | None, output_tokens: int
 
 
 def task_claim(*, task_id: int) -> ExecutionTask | None:
-    """Take a queued task for this worker with one conditional UPDATE; None if anyone else got it first,
-    it was cancelled or finished meanwhile, or execution is paused."""
-    if execution_paused():
-        logger.info("execution paused: task %s stays queued", task_id)
-        return None
-    claimed = ExecutionTask.objects.filter(pk=task_id, status=Status.QUEUED, cancel_requested=False).update(
-        status=Status.RUNNING, started_at=timezone.now(), finished_at=None, attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return None
-    task = ExecutionTask.objects.select_related("task_type", "ai_model").get(pk=task_id)
-    event_record(task=task, kind=ExecutionEvent.Kind.STARTED, message=f"attempt {task.attempts}")
+    """Take a queued task for this worker: one conditional UPDATE that also checks the pause switch, and the
+    `started` event, in one commit. None if another worker got it first, it was cancelled or finished
+    meanwhile, or execution is paused (it then stays queued until resumed)."""
+    paused = ExecutionControl.objects.filter(pk=ExecutionControl.SINGLETON_ID, paused=True)
+    with transaction.atomic():
+        claimed = (
+            ExecutionTask.objects.filter(pk=task_id, status=Status.QUEUED, cancel_requested=False)
+            .filter(~Exists(paused))
+            .update(status=Status.RUNNING, started_at=timezone.now(), finished_at=None, attempts=F("attempts") + 1)
+        )
+        if not claimed:
+            logger.info("task %s not claimed (taken, finished, cancelled, or execution paused)", task_id)
+            return None
+        task = ExecutionTask.objects.select_related("task_type", "ai_model").get(pk=task_id)
+        event_record(task=task, kind=ExecutionEvent.Kind.STARTED, message=f"attempt {task.attempts}")
     return task
 
 
@@ -87,6 +89,7 @@ def task_record_success(*, task: ExecutionTask, output: ExecutorOutput, duration
     task_transition(
         task=task,
         to=Status.SUCCEEDED,
+        refresh=False,
         result=output.result,
         input_tokens=output.input_tokens,
         output_tokens=output.output_tokens,

@@ -131,7 +131,7 @@ def event_record(
     )
 
 
-def task_transition(*, task: ExecutionTask, to: str, **changes: Any) -> ExecutionTask:
+def task_transition(*, task: ExecutionTask, to: str, refresh: bool = True, **changes: Any) -> ExecutionTask:
     """Move a task to `to` with one conditional UPDATE; the only place task status changes.
 
     Raises TaskStateError when the move is not allowed from the task's current status in the database,
@@ -142,5 +142,50 @@ def task_transition(*, task: ExecutionTask, to: str, **changes: Any) -> Executio
     if not updated:
         current = ExecutionTask.objects.filter(pk=task.pk).values_list("status", flat=True).first()
         raise TaskStateError(f"task {task.pk} cannot move from {current or 'deleted'} to {to}")
-    task.refresh_from_db()
+    if refresh:
+        task.refresh_from_db()
+    else:  # the caller holds the row locked and knows what it wrote
+        task.status = to
+        for name, value in changes.items():
+            setattr(task, name, value)
     return task
+
+
+@transaction.atomic
+def tasks_create_many(
+    *,
+    task_type: TaskType | str | None,
+    ai_model: AIModel | str | None,
+    payloads: list[Any],
+    priority: Any = 0,
+    created_by: AbstractBaseUser | None = None,
+) -> list[int]:
+    """Create many tasks of one type on one model with their `created` events in one transaction, then queue
+    them together (one Redis round trip on commit). All or nothing: one bad payload refuses the batch."""
+    resolved_task_type, resolved_ai_model, _, checked_priority = task_validate(
+        task_type=task_type, ai_model=ai_model, payload={}, priority=priority
+    )
+    errors: dict[str, str] = {}
+    checked = [_payload_check(payload, errors) for payload in payloads]
+    if errors:
+        raise ValidationError({"payloads": f"every payload must be a JSON object: {errors['payload']}"})
+    status = ExecutionTask.Status.NEEDS_REVIEW if resolved_task_type.needs_review else ExecutionTask.Status.PENDING
+    creator = created_by if created_by is not None and created_by.is_authenticated else None
+    tasks = ExecutionTask.objects.bulk_create(
+        ExecutionTask(
+            task_type=resolved_task_type, ai_model=resolved_ai_model, payload=payload, priority=checked_priority,
+            status=status, created_by=creator,
+        )
+        for payload in checked
+    )  # fmt: skip
+    ExecutionEvent.objects.bulk_create(
+        ExecutionEvent(task=task, kind=ExecutionEvent.Kind.CREATED, ai_model=task.ai_model_id, actor=creator,
+                       message=f"status {status}")
+        for task in tasks
+    )  # fmt: skip
+    ids = [task.pk for task in tasks]
+    if status == ExecutionTask.Status.PENDING:
+        from .queueing import tasks_queue
+
+        tasks_queue(task_ids=ids, from_status=status, actor=creator)
+    return ids
