@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "simple_history",
     "rest_framework",
     "rest_framework.authtoken",
@@ -101,6 +102,8 @@ EXECUTION_SWEEP_INTERVAL_SECONDS = env.int("EXECUTION_SWEEP_INTERVAL_SECONDS", d
 EXECUTION_SWEEP_BATCH = env.int("EXECUTION_SWEEP_BATCH", default=5000)
 EXECUTION_ORPHAN_AGE_SECONDS = env.int("EXECUTION_ORPHAN_AGE_SECONDS", default=30)
 EXECUTION_RESULT_TTL_SECONDS = env.int("EXECUTION_RESULT_TTL_SECONDS", default=3600)
+EXECUTION_BULK_INLINE_MAX = env.int("EXECUTION_BULK_INLINE_MAX", default=200)  # larger sets run as a job
+EXECUTION_BULK_CHUNK = env.int("EXECUTION_BULK_CHUNK", default=250)  # tasks per step (and progress update)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

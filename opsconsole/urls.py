@@ -1,10 +1,27 @@
+from functools import wraps
+
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.urls import include, path
+from django_rq.urls import get_admin_urlpatterns, get_api_urlpatterns
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from apps.core.views import healthz
 from apps.execution.api import TaskViewSet
+
+
+def operators_only(view):
+    """django-rq's dashboard can delete and requeue jobs: admin login, then operators (and superusers) only."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not request.user.has_perm("execution.change_executiontask"):
+            raise PermissionDenied("The queue dashboard is for operators.")
+        return view(request, *args, **kwargs)
+
+    return admin.site.admin_view(guarded)
+
 
 api = DefaultRouter()
 api.register("tasks", TaskViewSet, basename="task")
@@ -13,6 +30,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include(api.urls)),
-    path("admin/rq/", include("django_rq.urls")),
+    path(
+        "admin/rq/", include((get_admin_urlpatterns(view_wrapper=operators_only) + get_api_urlpatterns(), "django_rq"))
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -1,11 +1,28 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
-from unfold.decorators import display
+from unfold.decorators import action, display
+from unfold.utils import prettify_traceback
 
-from .forms import ExecutionTaskCreateForm
-from .models import AIModel, ExecutionEvent, ExecutionTask, TaskType
-from .services import task_create
+from .forms import ExecutionSwitchForm, ExecutionTaskCreateForm, TaskDecisionForm
+from .models import AIModel, BulkOperation, ExecutionControl, ExecutionEvent, ExecutionTask, TaskType
+from .services import (
+    bulk_operation_start,
+    execution_control,
+    execution_pause,
+    execution_resume,
+    task_create,
+    tasks_apply,
+)
+from .services.review import REVIEW_PERMISSION
+
+Action = BulkOperation.Action
 
 STATUS_COLOURS = {  # keyed by the label shown, which is what unfold's badge receives
     ExecutionTask.Status.PENDING.label: "info",
@@ -15,6 +32,14 @@ STATUS_COLOURS = {  # keyed by the label shown, which is what unfold's badge rec
     ExecutionTask.Status.SUCCEEDED.label: "success",
     ExecutionTask.Status.FAILED.label: "danger",
     ExecutionTask.Status.CANCELLED.label: "default",
+}
+
+
+BULK_STATUS_COLOURS = {
+    BulkOperation.Status.QUEUED.label: "info",
+    BulkOperation.Status.RUNNING.label: "primary",
+    BulkOperation.Status.DONE.label: "success",
+    BulkOperation.Status.FAILED.label: "danger",
 }
 
 
@@ -83,16 +108,30 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
     list_per_page = 50
     inlines = (ExecutionEventInline,)
     fieldsets = (
-        (None, {"fields": ("task_type", "ai_model", "status", "priority", "created_by")}),
-        ("Input and output", {"fields": ("payload", "result", "error")}),
+        (None, {"fields": ("task_type", "ai_model", "status", "priority", "created_by", "cancel_requested")}),
+        ("Input and output", {"fields": ("payload", "result", "error_traceback")}),
         ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "duration_ms", "attempts")}),
-        ("Usage and cost", {"fields": ("input_tokens", "output_tokens", "cost", "rq_job_id")}),
+        ("Usage and cost", {"fields": ("input_tokens", "output_tokens", "cost_display", "rq_job_id")}),
     )
     add_fieldsets = ((None, {"fields": ("task_type", "ai_model", "priority", "payload")}),)
+    actions = ("enqueue_selected", "retry_failed", "cancel_selected", "approve_selected", "reject_selected")
+    actions_list = ("execution_switch", "bulk_operations", "queue_statistics")
+    actions_detail = ("enqueue_task", "retry_task", "cancel_task", "approve_task", "reject_task")
 
     @display(description="status", ordering="status", label=STATUS_COLOURS)
     def status_label(self, task):
         return task.get_status_display()
+
+    @display(description="error")
+    def error_traceback(self, task):
+        return prettify_traceback(task.error) if task.error else "-"
+
+    @display(description="cost")
+    def cost_display(self, task):
+        return "unknown (the model has no prices, or no token counts came back)" if task.cost is None else task.cost
+
+    def has_review_permission(self, request, obj=None):
+        return request.user.has_perm(REVIEW_PERMISSION)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -120,6 +159,121 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
         obj.pk = created.pk  # the admin logs and redirects using `obj`
         obj.refresh_from_db()
 
+    # Bulk actions: on the rows ticked, or on every task matching the filters ("Select all").
+    @admin.action(description="Enqueue selected pending tasks", permissions=["change"])
+    def enqueue_selected(self, request, queryset):
+        return self._bulk(request, queryset, Action.ENQUEUE)
+
+    @admin.action(description="Retry selected failed tasks", permissions=["change"])
+    def retry_failed(self, request, queryset):
+        return self._bulk(request, queryset, Action.RETRY)
+
+    @admin.action(description="Cancel selected tasks", permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        return self._bulk(request, queryset, Action.CANCEL)
+
+    @admin.action(description="Approve selected tasks (reviewers)", permissions=["review"])
+    def approve_selected(self, request, queryset):
+        return self._bulk(request, queryset, Action.APPROVE)
+
+    @admin.action(description="Reject selected tasks (reviewers)", permissions=["review"])
+    def reject_selected(self, request, queryset):
+        return self._bulk(request, queryset, Action.REJECT)
+
+    def _bulk(self, request, queryset, bulk_action):
+        criteria = request.GET.urlencode() or "no filters"
+        if request.POST.get("select_across") != "1":
+            criteria = f"rows ticked on the page ({criteria})"
+        try:
+            operation = bulk_operation_start(
+                action=bulk_action, task_ids=list(queryset.values_list("pk", flat=True)), actor=request.user,
+                criteria=criteria,
+            )  # fmt: skip
+        except (PermissionDenied, ValidationError) as refusal:
+            self.message_user(request, "; ".join(getattr(refusal, "messages", [str(refusal)])), messages.ERROR)
+            return None
+        url = reverse("admin:execution_bulkoperation_change", args=[operation.pk])
+        if not operation.is_finished:
+            self.message_user(
+                request, format_html('{} runs in the background: <a href="{}">follow its progress</a>.', operation, url)
+            )
+            return HttpResponseRedirect(url)
+        level = (
+            messages.WARNING if operation.problems or operation.status == operation.Status.FAILED else messages.SUCCESS
+        )
+        self.message_user(
+            request, format_html('{}: <a href="{}">{}</a>', operation, url, bulk_summary(operation)), level
+        )
+        return None
+
+    # Buttons on top of the task list.
+    @action(description="Pause / resume execution", icon="pause_circle", url_path="execution-switch")
+    def execution_switch(self, request):
+        return HttpResponseRedirect(reverse("admin:execution_executioncontrol_changelist"))
+
+    @action(description="Bulk operations", icon="checklist", url_path="bulk-operations")
+    def bulk_operations(self, request):
+        return HttpResponseRedirect(reverse("admin:execution_bulkoperation_changelist"))
+
+    @action(description="Queues and workers", icon="monitoring", url_path="queue-statistics")
+    def queue_statistics(self, request):
+        return HttpResponseRedirect(reverse("django_rq:home"))
+
+    # Buttons on one task's page: each asks for confirmation (POST with CSRF) before acting.
+    @action(description="Enqueue", icon="play_arrow", url_path="enqueue", permissions=["change"])
+    def enqueue_task(self, request, object_id):
+        return self._task_action_page(request, object_id, Action.ENQUEUE)
+
+    @action(description="Retry", icon="replay", url_path="retry", permissions=["change"])
+    def retry_task(self, request, object_id):
+        return self._task_action_page(request, object_id, Action.RETRY)
+
+    @action(description="Cancel", icon="cancel", url_path="cancel", permissions=["change"])
+    def cancel_task(self, request, object_id):
+        return self._task_action_page(request, object_id, Action.CANCEL)
+
+    @action(description="Approve", icon="check_circle", url_path="approve", permissions=["review"])
+    def approve_task(self, request, object_id):
+        return self._task_action_page(request, object_id, Action.APPROVE)
+
+    @action(description="Reject", icon="block", url_path="reject", permissions=["review"])
+    def reject_task(self, request, object_id):
+        return self._task_action_page(request, object_id, Action.REJECT)
+
+    def _task_action_page(self, request, object_id, task_action):
+        task = get_object_or_404(ExecutionTask.objects.select_related("task_type"), pk=object_id)
+        task_url = reverse("admin:execution_executiontask_change", args=[task.pk])
+        form = TaskDecisionForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            changed, problems = tasks_apply(
+                action=task_action, task_ids=[task.pk], actor=request.user, comment=form.cleaned_data["comment"]
+            )
+            if changed:
+                self.message_user(request, f"{Action(task_action).label}: done for task #{task.pk}.")
+            else:
+                task.refresh_from_db()
+                why = "; ".join(problems) or f"task #{task.pk} is {task.status}"
+                self.message_user(request, f"{Action(task_action).label} refused: {why}.", messages.ERROR)
+            return HttpResponseRedirect(task_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{Action(task_action).label} task #{task.pk}?",
+            "opts": self.opts,
+            "task": task,
+            "task_url": task_url,
+            "form": form,
+            "action_label": Action(task_action).label,
+            "asks_comment": task_action in (Action.APPROVE, Action.REJECT),
+        }
+        return TemplateResponse(request, "admin/execution/executiontask/action_confirm.html", context)
+
+
+def bulk_summary(operation: BulkOperation) -> str:
+    summary = f"{operation.changed} changed, {operation.skipped} skipped (not in a state the action applies to)"
+    if operation.problems:
+        summary += f"; refused: {operation.problems[0]}" + (" …" if len(operation.problems) > 1 else "")
+    return summary + (f"; error: {operation.error}" if operation.error else "")
+
 
 @admin.register(ExecutionEvent)
 class ExecutionEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
@@ -129,3 +283,69 @@ class ExecutionEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     search_fields = ("=task__id",)
     search_help_text = "Task id"
     show_full_result_count = False
+
+
+@admin.register(BulkOperation)
+class BulkOperationAdmin(ReadOnlyAdminMixin, ModelAdmin):
+    """What bulk actions did and how far along they are; the page refreshes itself until the work is done."""
+
+    list_display = ("id", "action", "status_label", "progress", "changed", "skipped", "created_by", "created_at")
+    list_filter = ("action", "status", "created_at")
+    list_select_related = ("created_by",)
+    show_full_result_count = False
+    fields = (
+        "action", "status", "progress", "total", "processed", "changed", "skipped", "problems", "error",
+        "criteria", "comment", "created_by", "created_at", "started_at", "finished_at", "rq_job_id",
+    )  # fmt: skip
+    readonly_fields = fields
+    change_form_template = "admin/execution/bulkoperation/change_form.html"
+
+    @display(description="status", ordering="status", label=BULK_STATUS_COLOURS)
+    def status_label(self, operation):
+        return operation.get_status_display()
+
+    @display(description="progress")
+    def progress(self, operation):
+        return format_html(
+            '<progress max="{}" value="{}" class="w-32 align-middle"></progress> {} / {} ({}%)',
+            operation.total, operation.processed, operation.processed, operation.total, operation.percent_done,
+        )  # fmt: skip
+
+
+@admin.register(ExecutionControl)
+class ExecutionControlAdmin(SimpleHistoryAdmin, ModelAdmin):
+    """The pause switch: its page shows the state and, to those allowed, the form that flips it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("execution.pause_execution")
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        control = execution_control()
+        can_switch = self.has_change_permission(request)
+        data = request.POST if request.method == "POST" else None
+        form = ExecutionSwitchForm(data, paused=control.paused)
+        if data is not None:
+            if not can_switch:
+                raise PermissionDenied
+            if form.is_valid():
+                switch = execution_resume if control.paused else execution_pause
+                switch(actor=request.user, reason=form.cleaned_data["reason"])
+                self.message_user(request, "Execution resumed." if control.paused else "Execution paused.")
+                return HttpResponseRedirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Execution switch",
+            "opts": self.opts,
+            "control": control,
+            "form": form if can_switch else None,
+            "changes": control.history.select_related("history_user")[:20],
+        }
+        return TemplateResponse(request, "admin/execution/executioncontrol/switch.html", context)

@@ -79,3 +79,9 @@ def executor_run(task: ExecutionTask) -> ExecutorOutput:
     except KeyError:
         raise ExecutorError(f"no executor named {task.task_type.executor!r}") from None
     return executor(task)
+
+
+def executors_preload() -> None:
+    """Import the executors' client libraries in the worker before it forks, so that each job's work horse
+    inherits them instead of importing them again (`openai` takes about 0.9 s to import)."""
+    import openai  # noqa: F401

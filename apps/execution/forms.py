@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldBooleanWidget
 
 from .models import AIModel, ExecutionTask
 from .services import task_validate
@@ -32,3 +33,32 @@ class ExecutionTaskCreateForm(forms.ModelForm):
             except ValidationError as error:
                 self.add_error(None, error)
         return cleaned
+
+
+class ExecutionSwitchForm(forms.Form):
+    """Pausing or resuming all execution: a reason for the record and an explicit confirmation."""
+
+    reason = forms.CharField(
+        widget=UnfoldAdminTextareaWidget(attrs={"rows": 3}),
+        max_length=2000,
+        help_text="Shown to everyone on every admin page while paused, and kept in the switch's history.",
+        error_messages={"required": "Say why: a reason is required to pause or resume execution."},
+    )
+    confirm = forms.BooleanField(
+        widget=UnfoldBooleanWidget,
+        error_messages={"required": "Tick the box to confirm."},
+    )
+
+    def __init__(self, *args, paused: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["confirm"].label = (
+            "Yes, resume: queued tasks start again"
+            if paused
+            else "Yes, pause: no task starts until someone resumes (running tasks finish)"
+        )
+
+
+class TaskDecisionForm(forms.Form):
+    """Confirmation of an action on one task, with an optional comment kept in its timeline."""
+
+    comment = forms.CharField(widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}), required=False, max_length=2000)

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
@@ -267,9 +268,66 @@ class ExecutionControl(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        verbose_name = "execution switch"
+        verbose_name = verbose_name_plural = "execution switch"
         permissions = [("pause_execution", "Can pause and resume all execution")]
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="execution_control_singleton")]
 
     def __str__(self) -> str:
         return "paused" if self.paused else "running"
+
+
+class BulkOperation(models.Model):
+    """One admin action applied to a set of tasks (possibly every task matching a filter), run in chunks by a
+    job so that thousands of tasks never hold a request; `processed` of `total` is its progress."""
+
+    class Action(models.TextChoices):
+        ENQUEUE = "enqueue", "Enqueue"
+        RETRY = "retry", "Retry failed"
+        CANCEL = "cancel", "Cancel"
+        APPROVE = "approve", "Approve"
+        REJECT = "reject", "Reject"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    action = models.CharField(max_length=16, choices=Action.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    task_ids = ArrayField(models.BigIntegerField(), help_text="The tasks selected when the action was taken.")
+    criteria = models.TextField(blank=True, help_text="The filters the tasks were selected with.")
+    comment = models.TextField(blank=True)
+    total = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0, help_text="Tasks the action applied to.")
+    skipped = models.PositiveIntegerField(default=0, help_text="Tasks no longer in a state the action applies to.")
+    problems = models.JSONField(default=list, blank=True, help_text="Why tasks were refused (first 100).")
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    rq_job_id = models.CharField("RQ job id", max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "execution_bulk_operations"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(processed__lte=models.F("total")), name="bulk_processed_lte_total"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.total} task(s) #{self.pk}"
+
+    @property
+    def percent_done(self) -> int:
+        return 100 if not self.total else int(100 * self.processed / self.total)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

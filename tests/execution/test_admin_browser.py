@@ -84,3 +84,62 @@ def test_operator_sees_the_task_list_and_add_form(live_server, operator, tasks, 
     expect(page.get_by_text("status needs_review")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "task-events.png", full_page=True)
     assert dialogs == []  # nothing from the payload ran
+
+
+@pytest.fixture
+def failed_tasks(ai_model):
+    from apps.execution.models import ExecutionTask, TaskType
+
+    echo_type = TaskType.objects.create(slug="echo_work", executor="echo")
+    failed = ExecutionTask.objects.bulk_create(
+        ExecutionTask(
+            task_type=echo_type, ai_model=ai_model, status="failed", attempts=1, payload={"n": n},
+            error='Traceback (most recent call last):\n  File "executors.py", line 40, in run\nTimeoutError: endpoint',
+        )
+        for n in range(120)
+    )  # fmt: skip
+    return failed
+
+
+def login(page, base_url, user):
+    page.goto(f"{base_url}/admin/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "correct horse battery staple")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/admin/")
+
+
+def test_operator_retries_every_failed_task_across_pages_and_pauses_execution(
+    live_server, operator, failed_tasks, browser_page
+):
+    page = browser_page
+    login(page, live_server.url, operator)
+
+    page.goto(f"{live_server.url}/admin/execution/executiontask/{failed_tasks[0].pk}/change/")
+    expect(page.get_by_text("TimeoutError: endpoint").first).to_be_visible()  # light and dark themes
+    page.screenshot(path=SCREENSHOTS / "task-failed-detail.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/execution/executiontask/?status__exact=failed")
+    assert page.locator("#result_list tbody tr").count() == 50  # one page of 120
+    page.locator("#action-toggle").check()
+    # every task matching the filter, not just this page
+    page.get_by_title("Click here to select the objects across all pages").click()
+    page.select_option("select[name=action]", "retry_failed")
+    page.screenshot(path=SCREENSHOTS / "task-list-select-all-retry.png", full_page=True)
+    page.locator("button[name=index], button[type=submit][title=Run]").first.click()
+    expect(page.get_by_text("120 changed, 0 skipped")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "task-list-after-bulk-retry.png", full_page=True)
+
+    page.get_by_role("link", name="Pause / resume execution").click()
+    page.screenshot(path=SCREENSHOTS / "execution-switch.png", full_page=True)
+    page.get_by_role("button", name="Pause execution").click()
+    expect(page.get_by_text("Say why: a reason is required")).to_be_visible()
+    page.fill("textarea[name=reason]", "FSAR fsar_1234 flags blind spots in self_programming")
+    page.check("input[name=confirm]")
+    page.get_by_role("button", name="Pause execution").click()
+    expect(page.locator("#execution-paused-banner")).to_contain_text("olga-operator")
+    page.screenshot(path=SCREENSHOTS / "execution-switch-paused.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/execution/aimodel/")  # the banner is on every admin page
+    expect(page.locator("#execution-paused-banner")).to_contain_text("FSAR fsar_1234 flags blind spots")
+    page.screenshot(path=SCREENSHOTS / "banner-on-other-page.png", full_page=True)

@@ -1,5 +1,6 @@
 """Writes to execution tasks. Every entry point (admin, API, jobs, importers) goes through these."""
 
+from .bulk import bulk_operation_run, bulk_operation_start, bulk_operations_resume, tasks_apply
 from .control import execution_control, execution_pause, execution_paused, execution_resume
 from .queueing import jobs_push, sweeper_ensure_scheduled, task_cancel, task_enqueue, tasks_queue, tasks_sweep
 from .review import task_approve, task_reject
@@ -7,6 +8,9 @@ from .running import task_cost, task_execute, tasks_recover_lost
 from .tasks import TaskStateError, event_record, task_create, task_transition, task_validate, tasks_create_many
 
 __all__ = [
+    "bulk_operation_run",
+    "bulk_operation_start",
+    "bulk_operations_resume",
     "TaskStateError",
     "event_record",
     "execution_control",
@@ -24,6 +28,7 @@ __all__ = [
     "task_reject",
     "task_transition",
     "task_validate",
+    "tasks_apply",
     "tasks_create_many",
     "tasks_queue",
     "tasks_recover_lost",

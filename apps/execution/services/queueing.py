@@ -143,6 +143,7 @@ def queued_tasks_without_live_job(*, older_than: timedelta) -> list[int]:
 def tasks_sweep() -> dict[str, int]:
     """Put every task back on track: enqueue pending ones, re-push queued ones that lost their job, and
     settle running ones whose worker died. Safe to run any number of times, from anywhere."""
+    from .bulk import bulk_operations_resume
     from .running import tasks_recover_lost
 
     pending = ExecutionTask.objects.filter(status=Status.PENDING).order_by("-priority", "created_at")
@@ -154,6 +155,7 @@ def tasks_sweep() -> dict[str, int]:
         orphans = queued_tasks_without_live_job(older_than=timedelta(seconds=settings.EXECUTION_ORPHAN_AGE_SECONDS))
         report["repushed"] = jobs_push(task_ids=orphans)
     report["recovered"] = tasks_recover_lost()
+    report["bulk_resumed"] = bulk_operations_resume()
     return report
 
 

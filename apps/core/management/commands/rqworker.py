@@ -19,7 +19,9 @@ class Command(DjangoRQWorkerCommand):
                 + "\nrun `python manage.py migrate`, then `python manage.py check_schema`",
                 returncode=1,
             )
+        from apps.execution.executors import executors_preload
         from apps.execution.services import sweeper_ensure_scheduled
 
+        executors_preload()
         sweeper_ensure_scheduled()
         return super().handle(*args, **options)
