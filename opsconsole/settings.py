@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     # apps.core before django_rq: its `rqworker` command wraps django-rq's with the schema guard.
     "apps.core",
     "apps.execution",
+    "apps.proposals",
     "django_rq",
 ]
 
@@ -92,7 +93,15 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Ops Console API", "VERSION": "1.0.0", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ops Console API",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "apps.execution.models.TaskStatus",
+        "ProposalStatusEnum": "apps.proposals.models.ProposalStatus",
+    },
+}
 
 # Execution engine (apps/execution); seconds unless named otherwise.
 EXECUTION_RETRY_BACKOFF_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_SECONDS", default=10)  # doubles per attempt
@@ -104,6 +113,9 @@ EXECUTION_ORPHAN_AGE_SECONDS = env.int("EXECUTION_ORPHAN_AGE_SECONDS", default=3
 EXECUTION_RESULT_TTL_SECONDS = env.int("EXECUTION_RESULT_TTL_SECONDS", default=3600)
 EXECUTION_BULK_INLINE_MAX = env.int("EXECUTION_BULK_INLINE_MAX", default=200)  # larger sets run as a job
 EXECUTION_BULK_CHUNK = env.int("EXECUTION_BULK_CHUNK", default=250)  # tasks per step (and progress update)
+
+# Proposal reports (apps/proposals): reports at or above this severity are highlighted in the admin.
+PROPOSALS_HIGHLIGHT_SEVERITY = env.int("PROPOSALS_HIGHLIGHT_SEVERITY", default=8)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from apps.core.views import healthz
 from apps.execution.api import TaskViewSet
+from apps.proposals.api import ProposalViewSet
 
 
 def operators_only(view):
@@ -25,6 +26,7 @@ def operators_only(view):
 
 api = DefaultRouter()
 api.register("tasks", TaskViewSet, basename="task")
+api.register("proposals", ProposalViewSet, basename="proposal")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

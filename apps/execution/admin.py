@@ -15,6 +15,7 @@ from .models import AIModel, BulkOperation, ExecutionControl, ExecutionEvent, Ex
 from .services import (
     bulk_operation_start,
     execution_control,
+    execution_holds,
     execution_pause,
     execution_resume,
     task_create,
@@ -255,17 +256,18 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
                 why = "; ".join(problems) or f"task #{task.pk} is {task.status}"
                 self.message_user(request, f"{Action(task_action).label} refused: {why}.", messages.ERROR)
             return HttpResponseRedirect(task_url)
+        if task_action not in (Action.APPROVE, Action.REJECT):
+            del form.fields["comment"]
         context = {
             **self.admin_site.each_context(request),
             "title": f"{Action(task_action).label} task #{task.pk}?",
             "opts": self.opts,
-            "task": task,
-            "task_url": task_url,
-            "form": form,
-            "action_label": Action(task_action).label,
-            "asks_comment": task_action in (Action.APPROVE, Action.REJECT),
+            "summary": f"Task #{task.pk}: {task.task_type} on {task.ai_model_id}, now {task.status}.",
+            "page_form": form,
+            "submit_label": Action(task_action).label,
+            "back_url": task_url,
         }
-        return TemplateResponse(request, "admin/execution/executiontask/action_confirm.html", context)
+        return TemplateResponse(request, "admin/form_page.html", context)
 
 
 def bulk_summary(operation: BulkOperation) -> str:
@@ -337,9 +339,13 @@ class ExecutionControlAdmin(SimpleHistoryAdmin, ModelAdmin):
                 raise PermissionDenied
             if form.is_valid():
                 switch = execution_resume if control.paused else execution_pause
-                switch(actor=request.user, reason=form.cleaned_data["reason"])
-                self.message_user(request, "Execution resumed." if control.paused else "Execution paused.")
-                return HttpResponseRedirect(request.path)
+                try:
+                    switch(actor=request.user, reason=form.cleaned_data["reason"])
+                except ValidationError as refusal:
+                    form.add_error(None, refusal)
+                else:
+                    self.message_user(request, "Execution resumed." if control.paused else "Execution paused.")
+                    return HttpResponseRedirect(request.path)
         context = {
             **self.admin_site.each_context(request),
             "title": "Execution switch",
@@ -347,5 +353,6 @@ class ExecutionControlAdmin(SimpleHistoryAdmin, ModelAdmin):
             "control": control,
             "form": form if can_switch else None,
             "changes": control.history.select_related("history_user")[:20],
+            "holds": execution_holds(),
         }
         return TemplateResponse(request, "admin/execution/executioncontrol/switch.html", context)

@@ -6,14 +6,10 @@ from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from apps.core.api import ModelPermissionsWithView
+
 from .models import ExecutionEvent, ExecutionTask
 from .services import task_create
-
-
-class ModelPermissionsWithView(permissions.DjangoModelPermissions):
-    """Reads need the view permission too (DRF's default lets any authenticated user read)."""
-
-    perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
 
 
 class TaskCreateSerializer(serializers.Serializer):

@@ -264,6 +264,9 @@ class ExecutionControl(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     changed_at = models.DateTimeField(null=True, blank=True)
+    pulled_by = models.CharField(
+        max_length=50, blank=True, help_text="The feature that paused execution (e.g. proposals); empty for a person."
+    )
 
     history = HistoricalRecords()
 

@@ -1,35 +1,12 @@
 """What an operator sees: the task list and add form rendered in headless Chromium, with screenshots."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from apps.execution.services import task_create
-from tests.conftest import ROOT
+from tests.browser import BROWSER_MARKS, SCREENSHOTS, login
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-
-pytestmark = [
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium: `make browser-deps` (CI installs it)"),
-]
-
-
-@pytest.fixture
-def browser_page():
-    from playwright.sync_api import sync_playwright
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        yield page
-        browser.close()
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -99,14 +76,6 @@ def failed_tasks(ai_model):
         for n in range(120)
     )  # fmt: skip
     return failed
-
-
-def login(page, base_url, user):
-    page.goto(f"{base_url}/admin/login/")
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "correct horse battery staple")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/admin/")
 
 
 def test_operator_retries_every_failed_task_across_pages_and_pauses_execution(

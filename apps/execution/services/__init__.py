@@ -1,7 +1,15 @@
 """Writes to execution tasks. Every entry point (admin, API, jobs, importers) goes through these."""
 
 from .bulk import bulk_operation_run, bulk_operation_start, bulk_operations_resume, tasks_apply
-from .control import execution_control, execution_pause, execution_paused, execution_resume
+from .control import (
+    execution_control,
+    execution_hold_register,
+    execution_holds,
+    execution_pause,
+    execution_paused,
+    execution_release,
+    execution_resume,
+)
 from .queueing import jobs_push, sweeper_ensure_scheduled, task_cancel, task_enqueue, tasks_queue, tasks_sweep
 from .review import task_approve, task_reject
 from .running import task_cost, task_execute, tasks_recover_lost
@@ -14,8 +22,11 @@ __all__ = [
     "TaskStateError",
     "event_record",
     "execution_control",
+    "execution_hold_register",
+    "execution_holds",
     "execution_pause",
     "execution_paused",
+    "execution_release",
     "execution_resume",
     "jobs_push",
     "sweeper_ensure_scheduled",

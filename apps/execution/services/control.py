@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -9,6 +10,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import ExecutionControl
+
+HoldCheck = Callable[[], list[str]]
+_hold_checks: list[HoldCheck] = []
+
+
+def execution_hold_register(check: HoldCheck) -> None:
+    """Let a feature keep execution paused: `check()` returns why it must stay paused ([] when it need not)."""
+    if check not in _hold_checks:
+        _hold_checks.append(check)
+
+
+def execution_holds() -> list[str]:
+    return [reason for check in _hold_checks for reason in check()]
 
 
 def execution_control() -> ExecutionControl:
@@ -19,28 +33,50 @@ def execution_paused() -> bool:
     return ExecutionControl.objects.filter(pk=ExecutionControl.SINGLETON_ID, paused=True).exists()
 
 
-def _switch(*, paused: bool, actor, reason: str) -> ExecutionControl:
+def _switch(*, paused: bool, actor, reason: str, pulled_by: str = "") -> ExecutionControl:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why: a reason is required to pause or resume execution."})
     with transaction.atomic():
         control = ExecutionControl.objects.select_for_update().get_or_create(pk=ExecutionControl.SINGLETON_ID)[0]
         control.paused, control.reason, control.changed_at = paused, reason, timezone.now()
+        control.pulled_by = pulled_by if paused else ""
         control.changed_by = actor if actor is not None and actor.is_authenticated else None
         control._change_reason = reason  # recorded in the switch's history
         control.save()
     return control
 
 
-def execution_pause(*, actor, reason: str) -> ExecutionControl:
-    """Stop starting tasks (from the admin, or pulled by blocking proposals and failed audits)."""
+def execution_pause(*, actor, reason: str, pulled_by: str = "") -> ExecutionControl:
+    """Stop starting tasks: from the admin, or pulled by a feature (`pulled_by`: blocking proposals, audits).
+    A feature's pull leaves an existing pause, and who made it, as it is."""
+    if pulled_by:
+        with transaction.atomic():
+            control = ExecutionControl.objects.select_for_update().get_or_create(pk=ExecutionControl.SINGLETON_ID)[0]
+            if control.paused:
+                return control
+            return _switch(paused=True, actor=actor, reason=reason, pulled_by=pulled_by)
     return _switch(paused=True, actor=actor, reason=reason)
 
 
 def execution_resume(*, actor, reason: str) -> ExecutionControl:
-    """Start tasks again; queued tasks whose jobs ran while paused are pushed again after commit."""
+    """Start tasks again, unless a feature still holds execution; queued tasks whose jobs ran while paused are
+    pushed again after commit."""
     from .queueing import jobs_push, queued_tasks_without_live_job
 
+    holds = execution_holds()
+    if holds:
+        raise ValidationError({"reason": f"Execution cannot resume yet: {'; '.join(holds)}."})
     control = _switch(paused=False, actor=actor, reason=reason)
     transaction.on_commit(lambda: jobs_push(task_ids=queued_tasks_without_live_job(older_than=timedelta(0))))
     return control
+
+
+def execution_release(*, pulled_by: str, actor, reason: str) -> bool:
+    """Resume when `pulled_by` paused execution and nothing holds it any more; a person's pause stays."""
+    with transaction.atomic():
+        control = ExecutionControl.objects.select_for_update().get_or_create(pk=ExecutionControl.SINGLETON_ID)[0]
+        if not (control.paused and control.pulled_by == pulled_by) or execution_holds():
+            return False
+        execution_resume(actor=actor, reason=reason)
+    return True
