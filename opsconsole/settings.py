@@ -1,5 +1,6 @@
 """Ops Console settings: one module, configured from the environment (see README, "Configuration")."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -40,6 +41,8 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.execution",
     "apps.proposals",
+    "apps.offers",
+    "djstripe",
     "django_rq",
 ]
 
@@ -113,6 +116,17 @@ EXECUTION_ORPHAN_AGE_SECONDS = env.int("EXECUTION_ORPHAN_AGE_SECONDS", default=3
 EXECUTION_RESULT_TTL_SECONDS = env.int("EXECUTION_RESULT_TTL_SECONDS", default=3600)
 EXECUTION_BULK_INLINE_MAX = env.int("EXECUTION_BULK_INLINE_MAX", default=200)  # larger sets run as a job
 EXECUTION_BULK_CHUNK = env.int("EXECUTION_BULK_CHUNK", default=250)  # tasks per step (and progress update)
+
+# Stripe (apps/offers, dj-stripe). Test mode unless STRIPE_LIVE_MODE; keys only from the environment.
+STRIPE_LIVE_MODE = env.bool("STRIPE_LIVE_MODE", default=False)
+STRIPE_TEST_SECRET_KEY = env("STRIPE_TEST_SECRET_KEY", default="")
+STRIPE_LIVE_SECRET_KEY = env("STRIPE_LIVE_SECRET_KEY", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")  # an emulator in tests and staging
+if "STRIPE_API_BASE" in os.environ:
+    STRIPE_API_HOST = STRIPE_API_BASE  # what dj-stripe reads; it warns when set in production, as it should
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+OFFERS_STRIPE_MAX_ATTEMPTS = env.int("OFFERS_STRIPE_MAX_ATTEMPTS", default=4)  # rate limits and network errors
+OFFERS_STRIPE_RETRY_SECONDS = env.float("OFFERS_STRIPE_RETRY_SECONDS", default=2)  # doubles per attempt
 
 # Proposal reports (apps/proposals): reports at or above this severity are highlighted in the admin.
 PROPOSALS_HIGHLIGHT_SEVERITY = env.int("PROPOSALS_HIGHLIGHT_SEVERITY", default=8)

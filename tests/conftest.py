@@ -81,3 +81,17 @@ def manage_py(*args: str, env: dict | None = None, timeout: int = 120) -> subpro
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """The local Stripe stand-in (tests/fakes/stripe_api.py), with the console pointed at it."""
+    from tests.fakes.stripe_api import SECRET_KEY, FakeStripe
+
+    server = FakeStripe().start()
+    settings.STRIPE_API_BASE = settings.STRIPE_API_HOST = server.base_url
+    settings.STRIPE_TEST_SECRET_KEY = SECRET_KEY
+    settings.STRIPE_LIVE_MODE = False
+    settings.OFFERS_STRIPE_RETRY_SECONDS = 0
+    yield server
+    server.stop()

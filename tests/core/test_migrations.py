@@ -1,4 +1,5 @@
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
@@ -7,13 +8,16 @@ from apps.core.schema import schema_problems
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_every_app_migrates_to_zero_and_back_up():
-    apps_with_migrations = sorted(MigrationLoader(connection).migrated_apps)
+def test_every_app_of_ours_migrates_to_zero_and_back_up():
+    """Our apps (apps.*) only: third-party migrations are their authors' to test, and dj-stripe's take minutes."""
+    ours = sorted(
+        app for app in MigrationLoader(connection).migrated_apps if apps.get_app_config(app).name.startswith("apps.")
+    )
+    our_tables = {model._meta.db_table for app in ours for model in apps.get_app_config(app).get_models()}
     # Dependents first, so every app's own backward operations run, including data migrations.
-    for app_label in ["core", "execution", *[a for a in apps_with_migrations if a not in ("core", "execution")]]:
+    for app_label in ["core", *[app for app in ours if app not in ("core", "execution")], "execution"]:
         call_command("migrate", app_label, "zero", verbosity=0)
-    remaining = set(connection.introspection.table_names()) - {"django_migrations"}
-    assert remaining == set()
+    assert our_tables & set(connection.introspection.table_names()) == set()
 
     call_command("migrate", verbosity=0)
     assert schema_problems() == []

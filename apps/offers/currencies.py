@@ -1,0 +1,43 @@
+"""Currencies an offer can be priced in: Stripe's settlement currencies with their minimum charge amounts
+(https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts), and how many decimals Stripe counts
+(zero-decimal currencies are sent in whole units; three-decimal ones in thousandths, rounded to tens)."""
+
+from decimal import Decimal
+
+MINIMUM_CHARGE = {
+    "usd": "0.50", "aed": "2.00", "aud": "0.50", "bgn": "1.00", "brl": "0.50", "cad": "0.50", "chf": "0.50",
+    "czk": "15.00", "dkk": "2.50", "eur": "0.50", "gbp": "0.30", "hkd": "4.00", "huf": "175.00", "inr": "0.50",
+    "jpy": "50", "mxn": "10", "myr": "2", "nok": "3.00", "nzd": "0.50", "pln": "2.00", "ron": "2.00",
+    "sek": "3.00", "sgd": "0.50", "thb": "10",
+}  # fmt: skip
+ZERO_DECIMAL = {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf",
+                "xof", "xpf"}  # fmt: skip
+THREE_DECIMAL = {"bhd", "jod", "kwd", "omr", "tnd"}
+CURRENCY_CHOICES = [(code, code.upper()) for code in sorted(MINIMUM_CHARGE)]
+
+
+def currency_decimals(currency: str) -> int:
+    code = currency.lower()
+    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+
+
+def amount_to_minor_units(amount: Decimal, currency: str) -> int:
+    """Stripe's `unit_amount`: the amount in the currency's smallest unit."""
+    return int(amount.scaleb(currency_decimals(currency)).to_integral_exact())
+
+
+def amount_problems(amount: Decimal | None, currency: str) -> dict[str, str]:
+    """Why Stripe would refuse this price ({field: message}); empty when it would not."""
+    code = (currency or "").lower()
+    if code not in MINIMUM_CHARGE:
+        allowed = ", ".join(c.upper() for c in sorted(MINIMUM_CHARGE))
+        return {"currency": f"{currency!r} is not a currency offers can be sold in ({allowed})."}
+    if amount is None:
+        return {"price": "A price is required."}
+    decimals = currency_decimals(code)
+    if amount != amount.quantize(Decimal(1).scaleb(-decimals)):
+        return {"price": f"{code.upper()} prices have at most {decimals} decimal place(s)."}
+    minimum = Decimal(MINIMUM_CHARGE[code])
+    if amount < minimum:
+        return {"price": f"Stripe's minimum charge in {code.upper()} is {minimum}."}
+    return {}

@@ -1,0 +1,192 @@
+"""Offers: saving them (a change Stripe shows makes a new version) and publishing them to Stripe as a Product
+with one current Price, mirrored into dj-stripe's tables. Publishing runs as an RQ job."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from decimal import Decimal
+
+import django_rq
+import stripe
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from djstripe import models as djstripe_models
+from djstripe.exceptions import InvalidStripeAPIKey
+from djstripe.settings import djstripe_settings
+from redis import RedisError
+
+from .currencies import amount_to_minor_units
+from .models import STRIPE_FIELDS, OfferTemplate
+
+logger = logging.getLogger(__name__)
+State = OfferTemplate.SyncState
+PUBLISH_JOB = "apps.offers.jobs.publish_offer"
+RETRYABLE = (stripe.RateLimitError, stripe.APIConnectionError)
+
+
+def stripe_secret_key() -> str:
+    return settings.STRIPE_LIVE_SECRET_KEY if settings.STRIPE_LIVE_MODE else settings.STRIPE_TEST_SECRET_KEY
+
+
+def stripe_setup_problem() -> str | None:
+    """What to set before anything can be published, in words an offer builder can pass on."""
+    variable = "STRIPE_LIVE_SECRET_KEY" if settings.STRIPE_LIVE_MODE else "STRIPE_TEST_SECRET_KEY"
+    mode = "live" if settings.STRIPE_LIVE_MODE else "test"
+    key = stripe_secret_key()
+    if key and re.fullmatch(rf"(sk|rk)_{mode}_[A-Za-z0-9]{{24,}}", key):
+        return None
+    if key:
+        return f"{variable} does not look like a Stripe {mode}-mode secret key (sk_{mode}_ followed by 24+ letters)."
+    return (
+        f"Stripe is not configured: set {variable} (a {mode}-mode secret key, sk_{mode}_...) in the environment of "
+        "the web and worker processes, then publish again. See README, 'Offers and Stripe'."
+    )
+
+
+def offer_save(*, offer: OfferTemplate, changed_fields: list[str], actor=None) -> OfferTemplate:
+    """Save an offer; when something Stripe shows changed, it gets a new version to publish."""
+    stripe_visible = {field.removesuffix("_id") for field in STRIPE_FIELDS}
+    if offer.pk and stripe_visible & set(changed_fields):
+        offer.version += 1
+        if offer.sync_state == State.PUBLISHED:
+            offer.sync_state = State.DRAFT  # published, but not this version
+    offer.full_clean()
+    offer.save()
+    return offer
+
+
+def offer_publish_request(*, offer: OfferTemplate) -> OfferTemplate:
+    """Mark the offer `publishing` and hand the Stripe calls to a job (the page never waits on Stripe)."""
+    problem = stripe_setup_problem()
+    if problem:
+        raise ValidationError(problem)
+    with transaction.atomic():
+        offer = OfferTemplate.objects.select_for_update().get(pk=offer.pk)
+        if offer.sync_state == State.PUBLISHING:
+            raise ValidationError(f"{offer} is already being published.")
+        offer.sync_state, offer.sync_error = State.PUBLISHING, ""
+        offer._change_reason = "publish requested"
+        offer.save(update_fields=["sync_state", "sync_error", "updated_at"])
+        transaction.on_commit(lambda: _publish_job_push(offer.pk))
+    return offer
+
+
+def _publish_job_push(offer_id: int) -> None:
+    try:
+        django_rq.get_queue("default").enqueue(PUBLISH_JOB, offer_id, job_timeout=300)
+    except (RedisError, OSError) as error:
+        _failed(offer_id, f"Could not start publishing: the job queue is unreachable ({error}).")
+
+
+def _failed(offer_id: int, message: str) -> None:
+    OfferTemplate.objects.filter(pk=offer_id).update(sync_state=State.FAILED, sync_error=message)
+
+
+def offer_publish(*, offer_id: int) -> str:
+    """Bring Stripe in line with the offer (the job). Every call carries an idempotency key derived from the
+    offer and its version, so a retried job never makes a second product or price. The offer is linked only
+    when everything succeeded; on an error it is `failed` with Stripe's message and its links unchanged."""
+    offer = OfferTemplate.objects.select_related("task_type", "stripe_product", "stripe_price").get(pk=offer_id)
+    if offer.published_version == offer.version and offer.stripe_product_id and offer.stripe_price_id:
+        OfferTemplate.objects.filter(pk=offer_id).update(sync_state=State.PUBLISHED, sync_error="")
+        return "already up to date"
+    try:
+        product, price = _with_retries(lambda: _stripe_apply(offer))
+        product_row = djstripe_models.Product.sync_from_stripe_data(product, api_key=stripe_secret_key())
+        price_row = djstripe_models.Price.sync_from_stripe_data(price, api_key=stripe_secret_key())
+    except stripe.StripeError as error:
+        _failed(offer_id, error.user_message or str(error))
+        return "failed"
+    except InvalidStripeAPIKey as error:
+        _failed(offer_id, str(error))
+        return "failed"
+    with transaction.atomic():
+        locked = OfferTemplate.objects.select_for_update().get(pk=offer_id)
+        locked.stripe_product, locked.stripe_price = product_row, price_row
+        locked.published_version, locked.synced_at, locked.sync_error = offer.version, timezone.now(), ""
+        locked.sync_state = State.PUBLISHED if locked.version == offer.version else State.DRAFT
+        locked._change_reason = f"published version {offer.version} to Stripe"
+        locked.save()
+    return f"published version {offer.version}"
+
+
+def _with_retries(call):
+    """Rate limits and network errors are retried with backoff; the idempotency keys make that safe."""
+    attempts = settings.OFFERS_STRIPE_MAX_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except RETRYABLE as error:
+            if attempt == attempts:
+                raise
+            delay = settings.OFFERS_STRIPE_RETRY_SECONDS * 2 ** (attempt - 1)
+            logger.warning("Stripe %s (attempt %s of %s); retrying in %ss", type(error).__name__, attempt, attempts,
+                           delay)  # fmt: skip
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _stripe_apply(offer: OfferTemplate):
+    """The Stripe calls that make the product and its default price match the offer; returns both objects."""
+    options = {"api_key": stripe_secret_key(), "stripe_version": djstripe_settings.STRIPE_API_VERSION}
+    stripe.api_base = settings.STRIPE_API_BASE
+    stripe.max_network_retries = 0  # retries are ours (`_with_retries`), counted and logged
+    key = f"opsconsole-offer-{offer.pk}"
+    version_key = f"{key}-v{offer.version}"
+    fields = {"name": offer.name, "description": offer.description, "metadata": _metadata(offer)}
+    mirror = offer.stripe_product
+    if mirror is None:
+        product = stripe.Product.create(**fields, idempotency_key=f"{version_key}-product-create", **options)
+    elif (mirror.name, mirror.description, mirror.stripe_data.get("metadata")) != tuple(fields.values()):
+        product = stripe.Product.modify(mirror.id, **fields, idempotency_key=f"{version_key}-product", **options)
+    else:
+        product = stripe.Product.retrieve(mirror.id, **options)
+
+    price_fields = _price_fields(offer)
+    current = offer.stripe_price
+    if current is not None and _price_matches(current.stripe_data, price_fields, product.id):
+        price = stripe.Price.retrieve(current.id, **options)
+    else:
+        price = stripe.Price.create(product=product.id, **price_fields, idempotency_key=f"{version_key}-price",
+                                    **options)  # fmt: skip
+    if product.default_price != price.id:
+        product = stripe.Product.modify(product.id, default_price=price.id,
+                                        idempotency_key=f"{version_key}-default-price", **options)  # fmt: skip
+    if current is not None and current.id != price.id and current.active:
+        old = stripe.Price.modify(current.id, active=False, idempotency_key=f"{version_key}-archive-{current.id}",
+                                  **options)  # fmt: skip
+        djstripe_models.Price.sync_from_stripe_data(old, api_key=options["api_key"])
+    if product.active != offer.is_active:
+        product = stripe.Product.modify(product.id, active=offer.is_active,
+                                        idempotency_key=f"{version_key}-active", **options)  # fmt: skip
+    return product, price
+
+
+def _metadata(offer: OfferTemplate) -> dict[str, str]:
+    return {"offer_id": str(offer.pk), "task_type": offer.task_type.slug, "ai_model": offer.ai_model_id}
+
+
+def _price_fields(offer: OfferTemplate) -> dict:
+    fields = {
+        "unit_amount": amount_to_minor_units(Decimal(offer.price), offer.currency),
+        "currency": offer.currency,
+        "metadata": {"offer_id": str(offer.pk), "offer_version": str(offer.version)},
+    }
+    if offer.billing != OfferTemplate.Billing.ONE_TIME:
+        fields["recurring"] = {"interval": offer.billing}
+    return fields
+
+
+def _price_matches(data: dict, fields: dict, product_id: str) -> bool:
+    recurring = (data.get("recurring") or {}).get("interval")
+    return (
+        data.get("active", True)
+        and data.get("product") == product_id
+        and data.get("unit_amount") == fields["unit_amount"]
+        and data.get("currency") == fields["currency"]
+        and recurring == fields.get("recurring", {}).get("interval")
+    )

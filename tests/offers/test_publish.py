@@ -1,0 +1,152 @@
+"""Publishing offers through the real `stripe` client and dj-stripe, against the local Stripe stand-in."""
+
+from decimal import Decimal
+
+import pytest
+from djstripe.models import Price, Product
+
+from apps.offers.models import OfferTemplate
+from apps.offers.services import offer_publish, offer_publish_request, offer_save
+
+pytestmark = pytest.mark.django_db
+State = OfferTemplate.SyncState
+
+
+def publish(offer) -> OfferTemplate:
+    offer_publish(offer_id=offer.pk)
+    offer.refresh_from_db()
+    return offer
+
+
+def test_first_publish_creates_one_product_and_one_price_mirrored_in_djstripe(fake_stripe, offer):
+    offer = publish(offer)
+    [product], [price] = fake_stripe.of_type("product"), fake_stripe.of_type("price")
+    assert product["name"] == "AI-Powered Code Review" and product["description"] == "A careful review of one PR."
+    assert product["metadata"] == {"offer_id": str(offer.pk), "task_type": "implement_idea",
+                                   "ai_model": "qwen2.5-coder-32b"}  # fmt: skip
+    assert (price["unit_amount"], price["currency"], price["type"]) == (4900, "usd", "one_time")
+    assert product["default_price"] == price["id"]
+    assert (offer.sync_state, offer.sync_error, offer.published_version) == (State.PUBLISHED, "", 1)
+    assert offer.stripe_product == Product.objects.get(id=product["id"])
+    assert offer.stripe_price == Price.objects.get(id=price["id"]) and offer.stripe_price.unit_amount == 4900
+    assert all(request["idempotency_key"] for request in fake_stripe.posts())
+
+
+def test_price_change_makes_a_new_default_price_and_archives_the_old(fake_stripe, offer):
+    offer = publish(offer)
+    first_price = offer.stripe_price.id
+    offer.price, offer.billing = Decimal("59.00"), OfferTemplate.Billing.MONTHLY
+    offer_save(offer=offer, changed_fields=["price", "billing"])
+    assert (offer.version, offer.sync_state) == (2, State.DRAFT)
+    offer = publish(offer)
+
+    assert len(fake_stripe.of_type("product")) == 1
+    prices = {price["id"]: price for price in fake_stripe.of_type("price")}
+    assert len(prices) == 2 and prices[first_price]["active"] is False
+    new = offer.stripe_price.id
+    assert (prices[new]["unit_amount"], prices[new]["recurring"]["interval"]) == (5900, "month")
+    assert fake_stripe.of_type("product")[0]["default_price"] == new
+    assert Price.objects.get(id=first_price).active is False  # the mirror follows
+
+
+def test_name_change_updates_the_product_without_a_new_price(fake_stripe, offer):
+    offer = publish(offer)
+    offer.name = "AI Code Review, same day"
+    offer_save(offer=offer, changed_fields=["name"])
+    offer = publish(offer)
+    assert fake_stripe.of_type("product")[0]["name"] == "AI Code Review, same day"
+    assert len(fake_stripe.of_type("price")) == 1
+    assert offer.stripe_product.name == "AI Code Review, same day"
+
+
+def test_publishing_again_without_changes_calls_nothing(fake_stripe, offer):
+    publish(offer)
+    calls = len(fake_stripe.requests)
+    offer_publish_request(offer=offer)  # state goes to publishing; the job finds nothing to do
+    assert publish(offer).sync_state == State.PUBLISHED
+    assert len(fake_stripe.requests) == calls
+
+
+def test_deactivating_archives_the_product(fake_stripe, offer):
+    offer = publish(offer)
+    offer.is_active = False
+    offer_save(offer=offer, changed_fields=["is_active"])
+    publish(offer)
+    assert fake_stripe.of_type("product")[0]["active"] is False
+
+
+def test_job_retried_after_a_crash_between_product_and_price_creates_no_duplicate(fake_stripe, offer, settings):
+    settings.OFFERS_STRIPE_MAX_ATTEMPTS = 1
+    fake_stripe.fail_next("POST", "/v1/prices", "drop")  # the product is made, then the connection dies
+    offer = publish(offer)
+    assert offer.sync_state == State.FAILED and offer.stripe_product is None and offer.stripe_price is None
+    assert len(fake_stripe.of_type("product")) == 1
+
+    offer = publish(offer)  # the retried job: same idempotency keys
+    assert offer.sync_state == State.PUBLISHED
+    assert len(fake_stripe.of_type("product")) == 1 and len(fake_stripe.of_type("price")) == 1
+    replayed = [r for r in fake_stripe.posts() if r["path"] == "/v1/products"]
+    assert len(replayed) == 2 and replayed[0]["idempotency_key"] == replayed[1]["idempotency_key"]
+
+
+def test_invalid_request_error_is_shown_verbatim_and_nothing_is_linked(fake_stripe, offer):
+    message = "The currency 'usd' is not supported for your account's country."
+    fake_stripe.fail_next("POST", "/v1/prices", "invalid", message)
+    offer = publish(offer)
+    assert (offer.sync_state, offer.sync_error) == (State.FAILED, message)
+    assert offer.stripe_product is None and offer.stripe_price is None and offer.published_version is None
+
+
+def test_network_failure_after_retries_fails_with_the_error_and_no_links(fake_stripe, offer, settings):
+    settings.OFFERS_STRIPE_MAX_ATTEMPTS = 2
+    fake_stripe.fail_next("POST", "/v1/products", "drop")
+    fake_stripe.fail_next("POST", "/v1/products", "drop")
+    offer = publish(offer)
+    assert offer.sync_state == State.FAILED and "connection" in offer.sync_error.lower()
+    assert offer.stripe_product is None and not fake_stripe.of_type("product")
+
+
+def test_rate_limit_is_retried_with_backoff(fake_stripe, offer):
+    fake_stripe.fail_next("POST", "/v1/products", "rate_limit", "Too many requests in a short period of time.")
+    offer = publish(offer)
+    assert offer.sync_state == State.PUBLISHED and len(fake_stripe.of_type("product")) == 1
+
+
+def test_wrong_key_is_an_authentication_error_shown_on_the_offer(fake_stripe, offer, settings):
+    settings.STRIPE_TEST_SECRET_KEY = "sk_test_" + "W" * 24
+    offer = publish(offer)
+    assert offer.sync_state == State.FAILED and offer.sync_error.startswith("Invalid API Key provided: sk_test_")
+
+
+def test_without_a_key_publishing_explains_what_to_set(offer, settings):
+    settings.STRIPE_TEST_SECRET_KEY = ""
+    with pytest.raises(Exception, match="set STRIPE_TEST_SECRET_KEY"):
+        offer_publish_request(offer=offer)
+    offer.refresh_from_db()
+    assert offer.sync_state == State.DRAFT
+
+
+@pytest.mark.parametrize(
+    ("price", "currency", "field", "words"),
+    [("0.30", "usd", "price", "minimum charge in USD is 0.50"), ("49.5", "jpy", "price", "at most 0 decimal"),
+     ("10", "xyz", "currency", "not a currency"), ("0.20", "gbp", "price", "minimum charge in GBP is 0.30")],
+)  # fmt: skip
+def test_prices_stripe_would_refuse_are_refused_on_save(offer, price, currency, field, words):
+    from django.core.exceptions import ValidationError
+
+    offer.price, offer.currency = Decimal(price), currency
+    with pytest.raises(ValidationError) as refused:
+        offer_save(offer=offer, changed_fields=["price", "currency"])
+    assert any(words in message for message in refused.value.message_dict[field]), refused.value.message_dict
+
+
+def test_starter_offers_are_created_as_drafts_once(ai_model):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="no AI model named 'ghost'"):
+        call_command("offers_seed_starters", "--ai-model", "ghost")
+    call_command("offers_seed_starters", "--ai-model", ai_model.name)
+    call_command("offers_seed_starters", "--ai-model", ai_model.name)
+    starters = OfferTemplate.objects.order_by("name")
+    assert starters.count() == 3 and "AI-Powered Code Review" in [offer.name for offer in starters]
+    assert {offer.sync_state for offer in starters} == {State.DRAFT}
