@@ -44,6 +44,19 @@ def database_recreate(url: str, *, drop_only: bool = False) -> None:
             admin.execute(f'CREATE DATABASE "{name}"')
 
 
+def scratch_django_setup() -> str:
+    """Django on an empty scratch database (not yet migrated) and Redis database 14; returns the database URL."""
+    database_url, redis_url = scratch_urls()
+    database_recreate(database_url)
+    os.environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="opsconsole.settings")
+    # Production settings: with DEBUG on, Django records every query and a task costs about 60% more.
+    os.environ.update(DEBUG="false", SECRET_KEY="bench-only-not-a-secret", ALLOWED_HOSTS="localhost")  # noqa: S106
+    import django
+
+    django.setup()
+    return database_url
+
+
 def burst_worker_seconds(worker_class: str) -> float:
     started = time.perf_counter()
     subprocess.run(
@@ -60,14 +73,7 @@ def main() -> None:
     options = parser.parse_args()
     count, worker_class = options.tasks, options.worker_class
 
-    database_url, redis_url = scratch_urls()
-    database_recreate(database_url)
-    os.environ.update(DATABASE_URL=database_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="opsconsole.settings")
-    # Production settings: with DEBUG on, Django records every query and a task costs about 60% more.
-    os.environ.update(DEBUG="false", SECRET_KEY="bench-only-not-a-secret", ALLOWED_HOSTS="localhost")  # noqa: S106
-    import django
-
-    django.setup()
+    database_url = scratch_django_setup()
     import django_rq
     from django.core.management import call_command
 

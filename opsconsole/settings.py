@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.execution",
     "apps.proposals",
     "apps.offers",
+    "apps.income",
     "djstripe",
     "django_rq",
 ]
@@ -127,6 +128,11 @@ if "STRIPE_API_BASE" in os.environ:
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 OFFERS_STRIPE_MAX_ATTEMPTS = env.int("OFFERS_STRIPE_MAX_ATTEMPTS", default=4)  # rate limits and network errors
 OFFERS_STRIPE_RETRY_SECONDS = env.float("OFFERS_STRIPE_RETRY_SECONDS", default=2)  # doubles per attempt
+
+# Income (apps/income): Stripe webhooks at /stripe/webhook/, verified with the endpoint's signing secret.
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")  # whsec_..., from Stripe's endpoint page
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)  # older: replay, refused
+INCOME_CURRENCY = env("INCOME_CURRENCY", default="usd")  # ROI's currency: AI costs are priced in it
 
 # Proposal reports (apps/proposals): reports at or above this severity are highlighted in the admin.
 PROPOSALS_HIGHLIGHT_SEVERITY = env.int("PROPOSALS_HIGHLIGHT_SEVERITY", default=8)

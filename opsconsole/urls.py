@@ -9,6 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from apps.core.views import healthz
 from apps.execution.api import TaskViewSet
+from apps.income.webhooks import stripe_webhook
 from apps.proposals.api import ProposalViewSet
 
 
@@ -30,6 +31,7 @@ api.register("proposals", ProposalViewSet, basename="proposal")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include(api.urls)),
     path(

@@ -26,6 +26,11 @@ def amount_to_minor_units(amount: Decimal, currency: str) -> int:
     return int(amount.scaleb(currency_decimals(currency)).to_integral_exact())
 
 
+def amount_from_minor_units(minor_units: int, currency: str) -> Decimal:
+    """An amount Stripe sends in the currency's smallest unit, in the currency's units, exactly."""
+    return Decimal(int(minor_units)).scaleb(-currency_decimals(currency))
+
+
 def amount_problems(amount: Decimal | None, currency: str) -> dict[str, str]:
     """Why Stripe would refuse this price ({field: message}); empty when it would not."""
     code = (currency or "").lower()

@@ -30,7 +30,9 @@ def test_check_schema_passes_on_a_migrated_database(capsys):
 
 def test_missing_ai_model_column_is_named_and_the_worker_refuses(capsys):
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE execution_tasks DROP COLUMN ai_model")  # rolled back with the test
+        cursor.execute(
+            "ALTER TABLE execution_tasks DROP COLUMN ai_model CASCADE"
+        )  # and the rollup trigger reading it; rolled back
     assert run_check_schema(capsys) == (1, "execution_tasks.ai_model: column missing\n")
     with pytest.raises(CommandError, match="execution_tasks.ai_model: column missing") as refused:
         call_command("rqworker", "--burst")
@@ -91,7 +93,7 @@ def test_check_schema_and_worker_as_processes_on_a_database_behind_and_drifted(s
     assert (migrated.returncode, migrated.stdout) == (0, "schema OK\n")
 
     with psycopg.connect(scratch_database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as db:
-        db.execute("ALTER TABLE execution_tasks DROP COLUMN ai_model")
+        db.execute("ALTER TABLE execution_tasks DROP COLUMN ai_model CASCADE")
     drifted = manage_py("check_schema", env=env)
     assert (drifted.returncode, drifted.stdout) == (1, "execution_tasks.ai_model: column missing\n")
     refused = manage_py("rqworker", "--burst", env=env)

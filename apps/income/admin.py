@@ -1,0 +1,165 @@
+import csv
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
+from unfold.admin import ModelAdmin
+from unfold.decorators import action, display
+
+from .forms import ManualIncomeForm, RoiPeriodForm
+from .models import IncomeEvent
+from .selectors import roi_by_model_and_type
+from .services import income_record_manual
+
+KIND_COLOURS = {"Payment": "success", "Refund": "danger", "Manual": "info"}
+CSV_HEADER = ["ai_model", "task_type", "tasks_run", "tasks_succeeded", "ai_cost", "cost_unknown_tasks", "income",
+              "net", "roi", "income_per_succeeded_task"]  # fmt: skip
+
+
+class AttributionFilter(admin.SimpleListFilter):
+    title = "attribution"
+    parameter_name = "attributed"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "attributed"), ("no", "unattributed"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.unattributed()
+        if self.value() == "yes":
+            return queryset.exclude(ai_model__isnull=True, task_type__isnull=True)
+        return queryset
+
+
+@admin.register(IncomeEvent)
+class IncomeEventAdmin(SimpleHistoryAdmin, ModelAdmin):
+    """The ledger: Stripe rows are read-only; manual entries are added here and never edited (a correction is
+    another entry)."""
+
+    form = ManualIncomeForm
+    list_display = ("occurred_at", "kind_label", "amount_display", "ai_model", "task_type", "offer", "task_link",
+                    "source")  # fmt: skip
+    list_filter = ("kind", AttributionFilter, "currency", "ai_model", "task_type")
+    list_select_related = ("offer", "task_type", "created_by")
+    search_fields = ("stripe_event_id", "stripe_object_id", "payment_intent_id", "reason")
+    date_hierarchy = "occurred_at"
+    raw_id_fields = ("task",)
+    show_full_result_count = False
+    actions_list = ("roi",)
+    readonly_fields = ("kind", "amount", "currency", "occurred_at", "reason", "offer", "task", "ai_model",
+                       "task_type", "stripe_event_id", "stripe_object_id", "payment_intent_id", "metadata",
+                       "webhook_trigger", "created_by", "created_at")  # fmt: skip
+
+    def get_fields(self, request, obj=None):
+        return ManualIncomeForm.Meta.fields if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @display(description="kind", ordering="kind", label=KIND_COLOURS)
+    def kind_label(self, row):
+        return row.get_kind_display()
+
+    @display(description="amount", ordering="amount")
+    def amount_display(self, row):
+        return f"{row.amount.normalize():f} {row.currency.upper()}"
+
+    @display(description="task")
+    def task_link(self, row):
+        if row.task_id is None:
+            return "-"
+        return format_html('<a href="{}">#{}</a>', reverse("admin:execution_executiontask_change", args=[row.task_id]),
+                           row.task_id)  # fmt: skip
+
+    @display(description="source")
+    def source(self, row):
+        return row.stripe_event_id or f"manual: {row.reason[:60]}"
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        form.instance = income_record_manual(**{field: data.get(field) for field in ManualIncomeForm.Meta.fields},
+                                             actor=request.user)  # fmt: skip
+
+    @action(description="ROI by model and task type", icon="finance", url_path="roi", permissions=["view"])
+    def roi(self, request):
+        period = RoiPeriodForm.for_request(request.GET)
+        report = None
+        if period.is_valid():
+            since, until = period.cleaned_data["since"], period.cleaned_data["until"]
+            report = roi_by_model_and_type(since=since, until=until + timedelta(days=1),
+                                           currency=settings.INCOME_CURRENCY)  # fmt: skip
+            if request.GET.get("format") == "csv":
+                return roi_csv(report)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "ROI by model and task type",
+            "opts": self.opts,
+            "period": period,
+            "report": report,
+            "chart": roi_chart(report) if report else None,
+            "chart_options": CHART_OPTIONS,
+            "csv_query": request.GET.urlencode(),
+        }
+        return TemplateResponse(request, "admin/income/roi.html", context)
+
+
+def roi_chart(report) -> str:
+    """Chart.js data for unfold's bar chart: income and AI cost per model."""
+    models = report.by_model()
+    return json.dumps({
+        "labels": list(models),
+        "datasets": [
+            {"label": f"Income ({report.currency.upper()})", "data": [float(m.income) for m in models.values()],
+             "backgroundColor": "#16a34a"},
+            {"label": f"AI cost ({report.currency.upper()})", "data": [float(m.cost) for m in models.values()],
+             "backgroundColor": "#f97316"},
+        ],
+    })  # fmt: skip
+
+
+# unfold uses these instead of its defaults (thin overlapping bars, no legend) when given.
+CHART_OPTIONS = json.dumps({
+    "animation": False, "responsive": True, "maintainAspectRatio": False, "barPercentage": 0.8,
+    "maxBarThickness": 56, "scales": {"y": {"beginAtZero": True}},
+    "plugins": {"legend": {"display": True, "align": "end", "position": "top"}, "tooltip": {"enabled": True}},
+})  # fmt: skip
+
+
+def roi_csv(report) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="roi-{report.since}-{report.until - timedelta(days=1)}-{report.currency}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerow(CSV_HEADER)
+    lines = [(row.ai_model or "", str(row.task_type or ""), row) for row in report.rows]
+    if report.unattributed:
+        lines.append(("(unattributed)", "", report.unattributed))
+    lines.append(("(total)", "", report.total))
+    for ai_model, task_type, row in lines:
+        writer.writerow([
+            _cell(ai_model), _cell(task_type), row.tasks_run, row.tasks_succeeded, row.cost, row.cost_unknown,
+            row.income, row.net, _blank(row.roi), _blank(row.income_per_succeeded_task),
+        ])  # fmt: skip
+    return response
+
+
+def _cell(text: str) -> str:
+    """Names are user-entered: never let a spreadsheet read them as formulas."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _blank(value) -> str:
+    return "" if value is None else str(value)

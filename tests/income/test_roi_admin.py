@@ -1,0 +1,193 @@
+import csv
+import io
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from apps.income.models import IncomeEvent
+from apps.income.services import income_record_manual, income_record_stripe_event
+from tests.browser import BROWSER_MARKS, SCREENSHOTS, login
+from tests.income.conftest import finished_task, stripe_event
+
+pytestmark = pytest.mark.django_db
+DAY = datetime(2026, 11, 10, 9, tzinfo=UTC)
+ROI_URL = reverse("admin:income_incomeevent_roi")
+PERIOD = {"since": "2026-11-01", "until": "2026-11-15"}
+
+# (model, task type, status, cost) of the tasks, and (model, task type, cents) of the payments for them.
+TASKS = [
+    ("model-alpha", "implement_idea", "succeeded", "1.250000"),
+    ("model-alpha", "implement_idea", "succeeded", "0.750000"),
+    ("model-alpha", "implement_idea", "failed", None),
+    ("model-alpha", "self_improvement", "succeeded", "3.000000"),
+    ("model-beta", "implement_idea", "succeeded", "0.333333"),
+    ("model-beta", "self_improvement", "succeeded", "2.000000"),
+    ("model-beta", "self_improvement", "failed", None),
+    ("model-beta", "self_improvement", "succeeded", "0.010000"),
+]
+PAYMENTS = [(0, 4900), (1, 4900), (3, 12000), (4, 999), (5, 2500), (5, 2500), (7, 1)]  # (index in TASKS, cents)
+
+
+@pytest.fixture
+def roi_fixture(two_models):
+    models = {model.name: model for model in two_models}
+    tasks = [
+        finished_task(models[name], slug, status=status, cost=cost, finished_at=DAY + timedelta(hours=n))
+        for n, (name, slug, status, cost) in enumerate(TASKS)
+    ]
+    for n, (index, cents) in enumerate(PAYMENTS):
+        income_record_stripe_event(event=stripe_event(
+            "payment_intent.succeeded", event_id=f"evt_{n}", at=DAY, id=f"pi_{n}", amount_received=cents,
+            metadata={"task_id": str(tasks[index].pk)},
+        ))  # fmt: skip
+    # Outside the period, another currency, and money nobody can attribute:
+    finished_task(models["model-alpha"], "implement_idea", cost="100", finished_at=DAY - timedelta(days=30))
+    income_record_stripe_event(event=stripe_event("payment_intent.succeeded", event_id="evt_eur", at=DAY,
+                                                  id="pi_eur", amount_received=700, currency="eur"))  # fmt: skip
+    income_record_stripe_event(event=stripe_event("payment_intent.succeeded", event_id="evt_anon", at=DAY,
+                                                  id="pi_anon", amount_received=1234))  # fmt: skip
+    return tasks
+
+
+def expected_rows():
+    """The same figures, computed here from the fixture lists, without the console's code."""
+    groups = defaultdict(lambda: {"run": 0, "succeeded": 0, "cost": Decimal(0), "income": Decimal(0)})
+    for name, slug, status, cost in TASKS:
+        group = groups[(name, slug)]
+        group["run"] += 1
+        group["succeeded"] += status == "succeeded"
+        group["cost"] += Decimal(cost or 0)
+    for index, cents in PAYMENTS:
+        groups[TASKS[index][:2]]["income"] += Decimal(cents) / 100
+    return groups
+
+
+def csv_rows(response) -> dict:
+    reader = csv.DictReader(io.StringIO(response.content.decode()))
+    return {(row["ai_model"], row["task_type"]): row for row in reader}
+
+
+def test_roi_figures_match_an_independent_computation(admin_client, roi_fixture):
+    response = admin_client.get(ROI_URL, {**PERIOD, "format": "csv"})
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    rows = csv_rows(response)
+    expected = expected_rows()
+    for (name, slug), want in expected.items():
+        got = rows[(name, slug)]
+        assert int(got["tasks_run"]) == want["run"]
+        assert int(got["tasks_succeeded"]) == want["succeeded"]
+        assert Decimal(got["ai_cost"]) == want["cost"]
+        assert Decimal(got["income"]) == want["income"]
+        assert Decimal(got["net"]) == want["income"] - want["cost"]
+        assert Decimal(got["roi"]) == ((want["income"] - want["cost"]) / want["cost"]).quantize(Decimal("0.0001"))
+        assert Decimal(got["income_per_succeeded_task"]) == (want["income"] / want["succeeded"]).quantize(
+            Decimal("0.01")
+        )  # fmt: skip
+    assert Decimal(rows[("(unattributed)", "")]["income"]) == Decimal("12.34")
+    total = rows[("(total)", "")]
+    assert Decimal(total["income"]) == sum(g["income"] for g in expected.values()) + Decimal("12.34")
+    assert Decimal(total["ai_cost"]) == sum(g["cost"] for g in expected.values())
+    # ... and to the cent, the sum of the ledger's rows in that currency and period:
+    in_period = IncomeEvent.objects.in_period(DAY - timedelta(days=9), DAY + timedelta(days=6)).filter(currency="usd")
+    assert Decimal(total["income"]) == in_period.total()
+    assert int(total["cost_unknown_tasks"]) == 2
+
+
+def test_roi_page_shows_table_chart_and_other_currencies(admin_client, roi_fixture):
+    response = admin_client.get(ROI_URL, PERIOD)
+    assert response.status_code == 200
+    page = response.content.decode()
+    report = response.context["report"]
+    assert [(row.ai_model, row.task_type) for row in report.rows] == sorted(expected_rows())
+    assert 'data-type="bar"' in page and "Income (USD)" in page
+    assert "Unattributed income" in page
+    assert "7.00 EUR" in page  # not converted, shown apart
+    assert "2 finished task(s) have no known cost" in page
+
+
+def test_bad_period_says_what_is_wrong(admin_client):
+    response = admin_client.get(ROI_URL, {"since": "2026-11-15", "until": "2026-11-01"})
+    assert "must be on or before" in response.content.decode()
+    response = admin_client.get(ROI_URL, {"since": "yesterday", "until": "2026-11-01"})
+    assert "Enter a valid date." in response.content.decode()
+
+
+def test_model_names_cannot_become_spreadsheet_formulas(admin_client):
+    from tests.execution.factories import AIModelFactory
+
+    finished_task(AIModelFactory(name="=HYPERLINK(evil)"), "implement_idea", finished_at=DAY)
+    rows = csv_rows(admin_client.get(ROI_URL, {**PERIOD, "format": "csv"}))
+    assert ("'=HYPERLINK(evil)", "implement_idea") in rows
+
+
+class TestPermissions:
+    def test_roles(self, client, operator, offer_builder, reviewer, django_user_model):
+        outsider = django_user_model.objects.create_user("staff-only", password="x", is_staff=True)
+        for user, can_read, can_add in [(operator, True, True), (offer_builder, True, True),
+                                        (reviewer, True, False), (outsider, False, False)]:  # fmt: skip
+            client.force_login(user)
+            assert (client.get(ROI_URL, PERIOD).status_code == 200) is can_read, user
+            add = client.get(reverse("admin:income_incomeevent_add"))
+            assert (add.status_code == 200) is can_add, user
+
+    def test_ledger_rows_cannot_be_changed_or_deleted(self, admin_client, operator):
+        row = income_record_manual(amount=Decimal("5"), currency="usd", occurred_at=DAY, reason="cash",
+                                   actor=operator)  # fmt: skip
+        change = admin_client.post(reverse("admin:income_incomeevent_change", args=[row.pk]),
+                                   {"amount": "500", "reason": "edited"})  # fmt: skip
+        assert change.status_code == 403
+        assert admin_client.post(reverse("admin:income_incomeevent_delete", args=[row.pk])).status_code == 403
+        row.refresh_from_db()
+        assert row.amount == Decimal("5")
+
+
+class TestManualEntryForm:
+    URL = reverse("admin:income_incomeevent_add")
+
+    def form(self, **overrides):
+        return {"amount": "250.00", "currency": "usd", "occurred_at_0": "2026-11-10", "occurred_at_1": "10:00:00",
+                "reason": "bank transfer, invoice 2026-114", **overrides}  # fmt: skip
+
+    def test_offer_builder_adds_an_entry(self, client, offer_builder):
+        client.force_login(offer_builder)
+        response = client.post(self.URL, self.form())
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        row = IncomeEvent.objects.get()
+        assert (row.kind, row.amount, row.created_by) == ("manual", Decimal("250.00"), offer_builder)
+
+    @pytest.mark.parametrize(("field", "value", "message"), [
+        ("reason", "", "This field is required."),
+        ("amount", "0", "non-zero amount"),
+        ("amount", "1.234", "at most 2 decimals"),
+        ("currency", "xxx", "Select a valid choice"),
+    ])  # fmt: skip
+    def test_bad_entries_are_refused_field_by_field(self, client, operator, field, value, message):
+        client.force_login(operator)
+        response = client.post(self.URL, self.form(**{field: value}))
+        assert response.status_code == 200
+        errors = response.context["adminform"].form.errors
+        assert message in " ".join(errors.get(field, [])), errors
+        assert IncomeEvent.objects.count() == 0
+
+
+@pytest.mark.usefixtures("roi_fixture")
+@BROWSER_MARKS[0]
+@BROWSER_MARKS[1]
+def test_roi_page_in_a_browser(live_server, operator, browser_page):
+    from playwright.sync_api import expect
+
+    page = browser_page
+    login(page, live_server.url, operator)
+    page.goto(f"{live_server.url}/admin/income/incomeevent/")
+    page.get_by_role("link", name="ROI by model and task type").click()
+    page.fill("input[name=since]", PERIOD["since"])
+    page.fill("input[name=until]", PERIOD["until"])
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#roi-table")).to_contain_text("model-alpha")
+    expect(page.locator("#roi-table tfoot")).to_contain_text("Total")
+    expect(page.locator("canvas.chart")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "income-roi.png", full_page=True)
