@@ -1,6 +1,7 @@
 import csv
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import admin
@@ -11,6 +12,8 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
+
+from apps.offers.currencies import currency_decimals
 
 from .forms import ManualIncomeForm, RoiPeriodForm
 from .models import IncomeEvent
@@ -74,7 +77,8 @@ class IncomeEventAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     @display(description="amount", ordering="amount")
     def amount_display(self, row):
-        return f"{row.amount.normalize():f} {row.currency.upper()}"
+        places = Decimal(1).scaleb(-currency_decimals(row.currency))
+        return f"{row.amount.quantize(places)} {row.currency.upper()}"
 
     @display(description="task")
     def task_link(self, row):

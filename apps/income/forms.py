@@ -33,13 +33,17 @@ class ManualIncomeForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not self.errors:
-            probe = IncomeEvent(kind=IncomeEvent.Kind.MANUAL, **{k: cleaned.get(k) for k in ("amount", "reason")},
-                                currency=cleaned.get("currency", ""))  # fmt: skip
-            try:
-                manual_entry_validate(probe)
-            except ValidationError as problems:
-                for field, messages in problems.message_dict.items():
+        probe = IncomeEvent(
+            kind=IncomeEvent.Kind.MANUAL,
+            amount=cleaned.get("amount"),
+            reason=(cleaned.get("reason") or "").strip(),
+            currency=cleaned.get("currency", ""),
+        )
+        try:
+            manual_entry_validate(probe)
+        except ValidationError as problems:
+            for field, messages in problems.message_dict.items():
+                if field not in self.errors:  # say everything wrong at once, each thing once
                     self.add_error(field, messages)
         return cleaned
 

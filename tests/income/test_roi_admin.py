@@ -174,6 +174,23 @@ class TestManualEntryForm:
         assert IncomeEvent.objects.count() == 0
 
 
+def test_every_problem_of_a_manual_entry_is_named_at_once(client, operator):
+    client.force_login(operator)
+    response = client.post(reverse("admin:income_incomeevent_add"), {**TestManualEntryForm().form(), "amount": "0",
+                                                                      "reason": ""})  # fmt: skip
+    errors = response.context["adminform"].form.errors
+    assert set(errors) == {"amount", "reason"}
+    assert IncomeEvent.objects.count() == 0
+
+
+def test_ledger_list_shows_amounts_in_currency_decimals(admin_client):
+    income_record_stripe_event(event=stripe_event("payment_intent.succeeded", amount_received=4900))
+    income_record_stripe_event(event=stripe_event("payment_intent.succeeded", event_id="evt_jpy", id="pi_jpy",
+                                                  amount_received=5000, currency="jpy"))  # fmt: skip
+    page = admin_client.get(reverse("admin:income_incomeevent_changelist")).content.decode()
+    assert "49.00 USD" in page and "5000 JPY" in page
+
+
 @pytest.mark.usefixtures("roi_fixture")
 @BROWSER_MARKS[0]
 @BROWSER_MARKS[1]
