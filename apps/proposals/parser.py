@@ -56,18 +56,24 @@ class ParsedReport:
 
 
 def fsar_decode(data: bytes | str) -> str:
-    """The report as text; the error names the line of the first byte that is not UTF-8."""
+    """The report as text; the error names the line of the first byte that is not UTF-8, or of a NUL character
+    (valid UTF-8, but not storable as PostgreSQL text, and never part of a written report)."""
     if isinstance(data, str):
-        return data
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise FSARParseError(
-            f"the file is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})",
-            line=line,
-            field="encoding",
-        ) from None
+        text = data
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            raise FSARParseError(
+                f"the file is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start})",
+                line=line,
+                field="encoding",
+            ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise FSARParseError("the text contains a NUL character (0x00)", line=line, field="encoding")
+    return text
 
 
 def fsar_parse(data: bytes | str) -> ParsedReport:

@@ -126,6 +126,16 @@ def test_a_file_that_is_not_utf8_is_refused_with_its_line():
     assert "not UTF-8 (byte 0xe9" in str(raised.value)
 
 
+@pytest.mark.parametrize("data", [report().encode().replace(b"Profile", b"Pro\x00file"),
+                                  report().replace("Profile", "Pro\x00file")])  # fmt: skip
+def test_a_nul_character_is_refused_with_its_line(data):
+    """Found by the hypothesis test below: PostgreSQL cannot store NUL in text, so the parser must refuse it."""
+    with pytest.raises(FSARParseError) as raised:
+        fsar_parse(data)
+    assert (raised.value.line, raised.value.field) == (8, "encoding")
+    assert "NUL character" in str(raised.value)
+
+
 MUTATIONS = st.lists(
     st.tuples(
         st.sampled_from(["delete", "insert", "replace", "duplicate_line", "drop_line"]),
