@@ -10,6 +10,8 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 from unfold.utils import prettify_traceback
 
+from apps.core.admin_site import form_page
+
 from .forms import ExecutionSwitchForm, ExecutionTaskCreateForm, TaskDecisionForm
 from .models import AIModel, BulkOperation, ExecutionControl, ExecutionEvent, ExecutionTask, TaskType
 from .services import (
@@ -258,16 +260,11 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
             return HttpResponseRedirect(task_url)
         if task_action not in (Action.APPROVE, Action.REJECT):
             del form.fields["comment"]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{Action(task_action).label} task #{task.pk}?",
-            "opts": self.opts,
-            "summary": f"Task #{task.pk}: {task.task_type} on {task.ai_model_id}, now {task.status}.",
-            "page_form": form,
-            "submit_label": Action(task_action).label,
-            "back_url": task_url,
-        }
-        return TemplateResponse(request, "admin/form_page.html", context)
+        return form_page(
+            self, request, title=f"{Action(task_action).label} task #{task.pk}?", form=form,
+            summary=f"Task #{task.pk}: {task.task_type} on {task.ai_model_id}, now {task.status}.",
+            submit_label=Action(task_action).label, back_url=task_url,
+        )  # fmt: skip
 
 
 def bulk_summary(operation: BulkOperation) -> str:

@@ -82,14 +82,16 @@ def roi_by_model_and_type(*, since: date, until: date, currency: str) -> RoiRepo
     tasks = (
         TaskDailyRollup.objects.filter(day__gte=since, day__lt=until)
         .values("ai_model", "task_type_id")
-        .annotate(run=Sum("tasks_run"), succeeded=Sum("tasks_succeeded"), cost=Sum("cost"), unknown=Sum("cost_unknown"))
+        .annotate(
+            run=Sum("tasks_run"), succeeded=Sum("tasks_succeeded"), cost_sum=Sum("cost"), unknown=Sum("cost_unknown")
+        )
         .filter(run__gt=0)
     )
     income = (
         IncomeDailyRollup.objects.filter(day__gte=since, day__lt=until)
         .values("currency", "ai_model", "task_type_id")
-        .annotate(amount=Sum("amount"), events=Sum("events"))
-        .filter(~Q(events=0))
+        .annotate(income=Sum("amount"), event_count=Sum("events"))
+        .filter(~Q(event_count=0))
     )
     slugs = dict(TaskType.objects.values_list("pk", "slug"))
     groups: dict[tuple, RoiRow] = {}
@@ -103,16 +105,15 @@ def roi_by_model_and_type(*, since: date, until: date, currency: str) -> RoiRepo
     for line in tasks:
         row = group(line["ai_model"], line["task_type_id"])
         row.tasks_run, row.tasks_succeeded, row.cost, row.cost_unknown = (
-            line["run"], line["succeeded"], line["cost"], line["unknown"]
+            line["run"], line["succeeded"], line["cost_sum"], line["unknown"]
         )  # fmt: skip
     report = RoiReport(since=since, until=until, currency=currency)
     for line in income:
         if line["currency"] == currency:
-            group(line["ai_model"], line["task_type_id"]).income += line["amount"]
+            group(line["ai_model"], line["task_type_id"]).income += line["income"]
         else:
-            report.other_currencies[line["currency"]] = (
-                report.other_currencies.get(line["currency"], ZERO) + line["amount"]
-            )
+            other = report.other_currencies
+            other[line["currency"]] = other.get(line["currency"], ZERO) + line["income"]
     report.unattributed = groups.pop((None, None), None)
     report.rows = sorted(groups.values(), key=lambda row: (row.ai_model or "~", str(row.task_type or "~")))
     return report

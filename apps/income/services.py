@@ -7,7 +7,6 @@ full or partial. Everything else is acknowledged and ignored, so registering mor
 
 from __future__ import annotations
 
-import logging
 import traceback
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,7 +15,6 @@ import django_rq
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from djstripe.models import Price, WebhookEventTrigger
-from redis import RedisError
 from rq import Retry
 
 from apps.execution.models import AIModel, ExecutionTask, TaskType
@@ -25,7 +23,6 @@ from apps.offers.models import OfferTemplate
 
 from .models import IncomeEvent
 
-logger = logging.getLogger(__name__)
 Kind = IncomeEvent.Kind
 RECORD_JOB = "apps.income.jobs.record_stripe_event"
 PAYMENT_EVENT, REFUND_EVENT = "payment_intent.succeeded", "charge.refunded"
@@ -207,9 +204,5 @@ def income_replay_unprocessed() -> int:
     """Queue again every verified webhook not yet recorded (after a queue outage); safe to repeat."""
     trigger_ids = list(WebhookEventTrigger.objects.filter(valid=True, processed=False).values_list("pk", flat=True))
     for trigger_id in trigger_ids:
-        try:
-            income_record_job_push(trigger_id=trigger_id)
-        except RedisError:
-            logger.exception("could not queue webhook %s", trigger_id)
-            raise
+        income_record_job_push(trigger_id=trigger_id)
     return len(trigger_ids)

@@ -3,12 +3,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
+
+from apps.core.admin_site import form_page
 
 from .models import OfferTemplate
 from .services import offer_publish_request, offer_save, stripe_setup_problem
@@ -80,7 +81,7 @@ class OfferTemplateAdmin(SimpleHistoryAdmin, ModelAdmin):
         return request.user.has_perm(PUBLISH_PERMISSION)
 
     def save_model(self, request, obj, form, change):
-        offer_save(offer=obj, changed_fields=form.changed_data if change else [], actor=request.user)
+        offer_save(offer=obj, changed_fields=form.changed_data if change else [])
 
     @admin.action(description="Publish selected offers to Stripe", permissions=["publish"])
     def publish_selected(self, request, queryset):
@@ -94,20 +95,12 @@ class OfferTemplateAdmin(SimpleHistoryAdmin, ModelAdmin):
         if request.method == "POST":
             self._publish(request, offer)
             return HttpResponseRedirect(url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Publish “{offer}” to Stripe?",
-            "opts": self.opts,
-            "summary": stripe_setup_problem()
-            or (
-                f"Version {offer.version}: {self.price_display(offer)}. The Stripe calls run in the background; "
-                "the offer shows 'publishing' until they are done."
-            ),
-            "page_form": forms.Form(),
-            "submit_label": "Publish",
-            "back_url": url,
-        }
-        return TemplateResponse(request, "admin/form_page.html", context)
+        summary = stripe_setup_problem() or (
+            f"Version {offer.version}: {self.price_display(offer)}. The Stripe calls run in the background; "
+            "the offer shows 'publishing' until they are done."
+        )
+        return form_page(self, request, title=f"Publish “{offer}” to Stripe?", summary=summary, form=forms.Form(),
+                         submit_label="Publish", back_url=url)  # fmt: skip
 
     def _publish(self, request, offer):
         try:

@@ -47,7 +47,7 @@ def stripe_setup_problem() -> str | None:
     )
 
 
-def offer_save(*, offer: OfferTemplate, changed_fields: list[str], actor=None) -> OfferTemplate:
+def offer_save(*, offer: OfferTemplate, changed_fields: list[str]) -> OfferTemplate:
     """Save an offer; when something Stripe shows changed, it gets a new version to publish."""
     stripe_visible = {field.removesuffix("_id") for field in STRIPE_FIELDS}
     if offer.pk and stripe_visible & set(changed_fields):

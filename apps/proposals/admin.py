@@ -3,13 +3,13 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
+from apps.core.admin_site import form_page
 from apps.execution.models import TaskType
 
 from .forms import ProposalDecisionForm, ProposalTasksForm, ProposalUploadForm
@@ -155,17 +155,11 @@ class ProposalAdmin(SimpleHistoryAdmin, ModelAdmin):
         results = []
         if request.method == "POST" and form.is_valid():
             results = [self._ingest_file(file) for file in form.cleaned_data["files"]]
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Upload FSAR reports",
-            "opts": self.opts,
-            "page_form": form,
-            "submit_label": "Import",
-            "multipart": True,
-            "results": results,
-            "back_url": reverse("admin:proposals_proposal_changelist"),
-        }
-        return TemplateResponse(request, "admin/proposals/proposal/upload.html", context)
+        return form_page(
+            self, request, title="Upload FSAR reports", form=form, submit_label="Import",
+            back_url=reverse("admin:proposals_proposal_changelist"), template="admin/proposals/proposal/upload.html",
+            multipart=True, results=results,
+        )  # fmt: skip
 
     @staticmethod
     def _ingest_file(file) -> dict:
@@ -249,17 +243,12 @@ class ProposalAdmin(SimpleHistoryAdmin, ModelAdmin):
         )
 
     def _form_page(self, request, title, proposal, form, submit_label, back_url):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.opts,
-            "summary": f"{proposal.report_id}: severity {proposal.severity}, {proposal.category or 'no category'}, "
-            f"now {proposal.status}.",
-            "page_form": form,
-            "submit_label": submit_label,
-            "back_url": back_url,
-        }
-        return TemplateResponse(request, "admin/form_page.html", context)
+        summary = (
+            f"{proposal.report_id}: severity {proposal.severity}, {proposal.category or 'no category'}, "
+            f"now {proposal.status}."
+        )
+        return form_page(self, request, title=title, summary=summary, form=form, submit_label=submit_label,
+                         back_url=back_url)  # fmt: skip
 
 
 def _submitted(request, *, files: bool = False) -> tuple:

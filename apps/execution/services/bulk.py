@@ -16,7 +16,7 @@ from redis import RedisError
 from ..models import BulkOperation, ExecutionTask
 from .queueing import LIVE_JOB_STATUSES, _job_statuses, execution_queue, task_cancel, tasks_queue
 from .review import REVIEW_PERMISSION, task_approve, task_reject
-from .tasks import TaskStateError
+from .tasks import TaskStateError, acting_user
 
 logger = logging.getLogger(__name__)
 Action = BulkOperation.Action
@@ -37,7 +37,7 @@ def bulk_operation_start(
     with transaction.atomic():
         operation = BulkOperation.objects.create(
             action=action, task_ids=list(task_ids), total=len(task_ids), criteria=criteria, comment=comment,
-            created_by=actor if actor is not None and actor.is_authenticated else None,
+            created_by=acting_user(actor),
         )  # fmt: skip
         operation.comment = comment or f"bulk operation #{operation.pk}"  # in each task's timeline
         if operation.total > settings.EXECUTION_BULK_INLINE_MAX:

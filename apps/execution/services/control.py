@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import ExecutionControl
+from .tasks import acting_user
 
 HoldCheck = Callable[[], list[str]]
 _hold_checks: list[HoldCheck] = []
@@ -41,7 +42,7 @@ def _switch(*, paused: bool, actor, reason: str, pulled_by: str = "") -> Executi
         control = ExecutionControl.objects.select_for_update().get_or_create(pk=ExecutionControl.SINGLETON_ID)[0]
         control.paused, control.reason, control.changed_at = paused, reason, timezone.now()
         control.pulled_by = pulled_by if paused else ""
-        control.changed_by = actor if actor is not None and actor.is_authenticated else None
+        control.changed_by = acting_user(actor)
         control._change_reason = reason  # recorded in the switch's history
         control.save()
     return control

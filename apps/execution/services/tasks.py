@@ -105,7 +105,7 @@ def task_create(
         payload=checked_payload,
         priority=checked_priority,
         status=status,
-        created_by=created_by if created_by is not None and created_by.is_authenticated else None,
+        created_by=acting_user(created_by),
     )
     event_record(task=task, kind=ExecutionEvent.Kind.CREATED, actor=task.created_by, message=f"status {status}")
     if enqueue and status == ExecutionTask.Status.PENDING:
@@ -129,6 +129,11 @@ def event_record(
         error=error,
         duration_ms=duration_ms,
     )
+
+
+def acting_user(user):
+    """Who to record as having done something: a signed-in user, else nobody (the system, a job, a webhook)."""
+    return user if user is not None and user.is_authenticated else None
 
 
 def task_transition(*, task: ExecutionTask, to: str, refresh: bool = True, **changes: Any) -> ExecutionTask:
@@ -170,7 +175,7 @@ def tasks_create_many(
     if errors:
         raise ValidationError({"payloads": f"every payload must be a JSON object: {errors['payload']}"})
     status = ExecutionTask.Status.NEEDS_REVIEW if resolved_task_type.needs_review else ExecutionTask.Status.PENDING
-    creator = created_by if created_by is not None and created_by.is_authenticated else None
+    creator = acting_user(created_by)
     tasks = ExecutionTask.objects.bulk_create(
         ExecutionTask(
             task_type=resolved_task_type, ai_model=resolved_ai_model, payload=payload, priority=checked_priority,
