@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE
 from django.urls import reverse_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     # apps.core before django_rq: its `rqworker` command wraps django-rq's with the schema guard.
     "apps.core",
     "apps.execution",
@@ -57,7 +59,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "apps.core.middleware.RejectNulMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout answer
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out user before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "opsconsole.urls"
@@ -85,17 +95,34 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
-RQ_SHOW_ADMIN_LINK = True
+# django-rq's own admin entry (/admin/django_rq/dashboard/) would bypass the operators-only wrapper at /admin/rq/.
+RQ_SHOW_ADMIN_LINK = False
+# Shared by every process, so that API throttles count across web workers.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                      "KEY_PREFIX": "opsconsole"}}  # fmt: skip
+
+# How many reverse proxies in front of the console append to X-Forwarded-For (0: trust REMOTE_ADDR alone).
+# Login lockouts and API throttles count per client address, so this must match the deployment.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.api.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",  # the browsable API and docs, with CSRF
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["apps.core.api.BoundedJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle",
+                                 "rest_framework.throttling.AnonRateThrottle"],  # fmt: skip
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_THROTTLE_USER", default="600/minute"),  # per token (or session user)
+        "anon": env("API_THROTTLE_ANON", default="30/minute"),  # per client address
+        "failed_token": env("API_THROTTLE_FAILED_TOKEN", default="20/hour"),  # wrong tokens per client address
+    },
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ops Console API",
@@ -107,6 +134,42 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username, or from one client
+# address, further logins are refused for the cool-off time, the right password included.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "apps.core.security.client_ip"
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+# Lockouts are listed (and can be deleted, which unlocks) in the admin for superusers; `manage.py axes_reset`.
+
+# Content-Security-Policy (django-csp). Scripts need 'unsafe-inline'/'unsafe-eval' because unfold uses Alpine.js's
+# standard build and inline handlers; everything else is this site only: no remote images, fonts, frames or
+# connections, so text from reports cannot make a reviewer's browser call out.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, UNSAFE_INLINE, UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+API_JSON_MAX_DEPTH = 32  # nesting of any JSON the API accepts (payloads included)
+
+# AI model endpoints (apps/execution). A model's API key is read from an environment variable; only variables
+# named *_API_KEY *and* listed here may be used, so a model can never be pointed at SECRET_KEY, DATABASE_URL or
+# the Stripe secrets. An empty host list allows any endpoint host; otherwise only the hosts listed.
+AI_MODEL_KEY_ENV_ALLOWED = env.list("AI_MODEL_KEY_ENV_ALLOWED", default=[])
+AI_MODEL_ENDPOINT_HOSTS_ALLOWED = env.list("AI_MODEL_ENDPOINT_HOSTS_ALLOWED", default=[])
+
 # Execution engine (apps/execution); seconds unless named otherwise.
 EXECUTION_RETRY_BACKOFF_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_SECONDS", default=10)  # doubles per attempt
 EXECUTION_RETRY_BACKOFF_MAX_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_MAX_SECONDS", default=600)
@@ -116,6 +179,7 @@ EXECUTION_SWEEP_BATCH = env.int("EXECUTION_SWEEP_BATCH", default=5000)
 EXECUTION_ORPHAN_AGE_SECONDS = env.int("EXECUTION_ORPHAN_AGE_SECONDS", default=30)
 EXECUTION_RESULT_TTL_SECONDS = env.int("EXECUTION_RESULT_TTL_SECONDS", default=3600)
 EXECUTION_BULK_INLINE_MAX = env.int("EXECUTION_BULK_INLINE_MAX", default=200)  # larger sets run as a job
+EXECUTION_PAYLOAD_MAX_BYTES = env.int("EXECUTION_PAYLOAD_MAX_BYTES", default=1_048_576)  # a task's payload as JSON
 EXECUTION_BULK_CHUNK = env.int("EXECUTION_BULK_CHUNK", default=250)  # tasks per step (and progress update)
 
 # Stripe (apps/offers, dj-stripe). Test mode unless STRIPE_LIVE_MODE; keys only from the environment.
@@ -136,6 +200,7 @@ INCOME_CURRENCY = env("INCOME_CURRENCY", default="usd")  # ROI's currency: AI co
 
 # Proposal reports (apps/proposals): reports at or above this severity are highlighted in the admin.
 PROPOSALS_HIGHLIGHT_SEVERITY = env.int("PROPOSALS_HIGHLIGHT_SEVERITY", default=8)
+PROPOSALS_REPORT_MAX_BYTES = env.int("PROPOSALS_REPORT_MAX_BYTES", default=1_048_576)  # API, command and upload
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -181,6 +246,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"axes": {"level": "WARNING"}},  # its start-up banner in every command; lockouts are warnings
 }
 
 UNFOLD = {

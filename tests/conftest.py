@@ -38,6 +38,7 @@ def redis_test_db(settings):
     """Every test gets an empty Redis database of its own."""
     settings.REDIS_URL = TEST_REDIS_URL
     settings.RQ_QUEUES = {name: {**config, "URL": TEST_REDIS_URL} for name, config in settings.RQ_QUEUES.items()}
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": TEST_REDIS_URL}}  # throttles
     connection = django_rq.get_connection("default")
     assert connection.connection_pool.connection_kwargs["db"] == TEST_REDIS_DB
     connection.flushdb()

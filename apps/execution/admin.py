@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
@@ -5,25 +6,30 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 from unfold.utils import prettify_traceback
 
-from apps.core.admin_site import form_page
+from apps.core.admin_site import HistoryAdmin, form_page
 
-from .forms import ExecutionSwitchForm, ExecutionTaskCreateForm, TaskDecisionForm
+from .forms import AIModelForm, ExecutionSwitchForm, ExecutionTaskCreateForm, TaskDecisionForm, TaskPriorityForm
 from .models import AIModel, BulkOperation, ExecutionControl, ExecutionEvent, ExecutionTask, TaskType
 from .services import (
+    ai_model_endpoint_approve,
+    ai_model_save,
     bulk_operation_start,
     execution_control,
     execution_holds,
     execution_pause,
     execution_resume,
     task_create,
+    task_priority_set,
     tasks_apply,
 )
+from .services.ai_models import APPROVE_PERMISSION, ENDPOINT_PERMISSION, GUARDED_FIELDS
 from .services.review import REVIEW_PERMISSION
+
+OPERATE_PERMISSION = "execution.change_executiontask"  # operators: enqueue, retry, cancel, reprioritise
 
 Action = BulkOperation.Action
 
@@ -60,19 +66,65 @@ class ReadOnlyAdminMixin:
 
 
 @admin.register(AIModel)
-class AIModelAdmin(SimpleHistoryAdmin, ModelAdmin):
-    list_display = ("name", "provider", "base_url", "input_price_per_million", "output_price_per_million", "is_active")
+class AIModelAdmin(HistoryAdmin, ModelAdmin):
+    """Endpoint fields are editable only with the endpoint permission (superusers by default); a new or changed
+    endpoint runs no task until someone with the approval permission approves it."""
+
+    form = AIModelForm
+    list_display = ("name", "provider", "base_url", "endpoint_label", "input_price_per_million",
+                    "output_price_per_million", "is_active")  # fmt: skip
     list_filter = ("provider", "is_active")
     search_fields = ("name",)
     fieldsets = (
         (None, {"fields": ("name", "provider", "is_active")}),
-        ("Endpoint", {"fields": ("base_url", "api_key_env")}),
+        ("Endpoint", {"fields": ("base_url", "api_key_env", "endpoint_label", "endpoint_approved_by",
+                                 "endpoint_approved_at")}),  # fmt: skip
         ("Prices (empty = unknown)", {"fields": ("input_price_per_million", "output_price_per_million")}),
     )
+    actions_detail = ("approve_endpoint",)
+
+    @display(description="endpoint", label={"approved": "success", "awaits approval": "warning", "none": "default"})
+    def endpoint_label(self, model):
+        if not (model.base_url or model.api_key_env):
+            return "none"
+        return "approved" if model.endpoint_approved else "awaits approval"
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ("endpoint_label", "endpoint_approved_by", "endpoint_approved_at")
+        if not request.user.has_perm(ENDPOINT_PERMISSION):
+            readonly += tuple(sorted(GUARDED_FIELDS))
+        return readonly
+
+    def has_approve_endpoint_permission(self, request, obj=None):
+        return request.user.has_perm(APPROVE_PERMISSION)
+
+    def save_model(self, request, obj, form, change):
+        ai_model_save(model=obj, actor=request.user)
+
+    @action(description="Approve endpoint", icon="verified", url_path="approve-endpoint",
+            permissions=["approve_endpoint"])  # fmt: skip
+    def approve_endpoint(self, request, object_id):
+        model = get_object_or_404(AIModel, pk=object_id)
+        url = reverse("admin:execution_aimodel_change", args=[model.pk])
+        if request.method == "POST":
+            try:
+                ai_model_endpoint_approve(model=model, actor=request.user)
+            except (PermissionDenied, ValidationError) as refusal:
+                problems = getattr(refusal, "messages", [str(refusal)])
+                self.message_user(request, f"Not approved: {' '.join(problems)}", messages.ERROR)
+            else:
+                self.message_user(request, f"The endpoint of {model} is approved: its tasks run again.")
+            return HttpResponseRedirect(url)
+        summary = (
+            f"{model}: {model.get_provider_display()}, {model.base_url or 'no URL'}, key from "
+            f"{model.api_key_env or 'no variable'}. Tasks on this model send their prompts and this key there."
+        )
+        return form_page(self, request, title=f"Approve the endpoint of {model}?", summary=summary,
+                         form=forms.Form(), submit_label="Approve endpoint", back_url=url)  # fmt: skip
 
 
 @admin.register(TaskType)
-class TaskTypeAdmin(SimpleHistoryAdmin, ModelAdmin):
+class TaskTypeAdmin(HistoryAdmin, ModelAdmin):
     list_display = ("slug", "executor", "risk_level", "requires_review", "timeout_seconds", "max_attempts")
     list_filter = ("risk_level", "requires_review", "executor")
     search_fields = ("slug", "description")
@@ -89,7 +141,7 @@ class ExecutionEventInline(ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(ExecutionTask)
-class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
+class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
     add_form = ExecutionTaskCreateForm
     list_display = (
         "id",
@@ -119,7 +171,7 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
     add_fieldsets = ((None, {"fields": ("task_type", "ai_model", "priority", "payload")}),)
     actions = ("enqueue_selected", "retry_failed", "cancel_selected", "approve_selected", "reject_selected")
     actions_list = ("execution_switch", "bulk_operations", "queue_statistics")
-    actions_detail = ("enqueue_task", "retry_task", "cancel_task", "approve_task", "reject_task")
+    actions_detail = ("enqueue_task", "retry_task", "cancel_task", "approve_task", "reject_task", "set_priority")
 
     @display(description="status", ordering="status", label=STATUS_COLOURS)
     def status_label(self, task):
@@ -136,6 +188,15 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
     def has_review_permission(self, request, obj=None):
         return request.user.has_perm(REVIEW_PERMISSION)
 
+    def has_operate_permission(self, request, obj=None):
+        return request.user.has_perm(OPERATE_PERMISSION)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a task's page is for reading: every change is an action that goes through a service
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a task is a record (ROI, audit, its report): cancel it instead
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = self.add_form
@@ -147,31 +208,27 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        # Status and run data change only through services; the form edits nothing but priority.
-        return tuple(field for fieldset in self.fieldsets for field in fieldset[1]["fields"] if field != "priority")
+        return tuple(field for _, options in self.fieldsets for field in options["fields"])  # a page for reading
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
 
     def save_model(self, request, obj, form, change):
-        if change:
-            obj.save(update_fields=["priority"])  # never write back a status a worker may have moved
-            return
         fields = {name: form.cleaned_data[name] for name in form.Meta.fields}
         created = task_create(created_by=request.user, **fields)
         obj.pk = created.pk  # the admin logs and redirects using `obj`
         obj.refresh_from_db()
 
     # Bulk actions: on the rows ticked, or on every task matching the filters ("Select all").
-    @admin.action(description="Enqueue selected pending tasks", permissions=["change"])
+    @admin.action(description="Enqueue selected pending tasks", permissions=["operate"])
     def enqueue_selected(self, request, queryset):
         return self._bulk(request, queryset, Action.ENQUEUE)
 
-    @admin.action(description="Retry selected failed tasks", permissions=["change"])
+    @admin.action(description="Retry selected failed tasks", permissions=["operate"])
     def retry_failed(self, request, queryset):
         return self._bulk(request, queryset, Action.RETRY)
 
-    @admin.action(description="Cancel selected tasks", permissions=["change"])
+    @admin.action(description="Cancel selected tasks", permissions=["operate"])
     def cancel_selected(self, request, queryset):
         return self._bulk(request, queryset, Action.CANCEL)
 
@@ -210,28 +267,29 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
         return None
 
     # Buttons on top of the task list.
-    @action(description="Pause / resume execution", icon="pause_circle", url_path="execution-switch")
+    @action(description="Pause / resume execution", icon="pause_circle", url_path="execution-switch",
+            permissions=["view"])  # fmt: skip
     def execution_switch(self, request):
         return HttpResponseRedirect(reverse("admin:execution_executioncontrol_changelist"))
 
-    @action(description="Bulk operations", icon="checklist", url_path="bulk-operations")
+    @action(description="Bulk operations", icon="checklist", url_path="bulk-operations", permissions=["view"])
     def bulk_operations(self, request):
         return HttpResponseRedirect(reverse("admin:execution_bulkoperation_changelist"))
 
-    @action(description="Queues and workers", icon="monitoring", url_path="queue-statistics")
+    @action(description="Queues and workers", icon="monitoring", url_path="queue-statistics", permissions=["operate"])
     def queue_statistics(self, request):
         return HttpResponseRedirect(reverse("django_rq:home"))
 
     # Buttons on one task's page: each asks for confirmation (POST with CSRF) before acting.
-    @action(description="Enqueue", icon="play_arrow", url_path="enqueue", permissions=["change"])
+    @action(description="Enqueue", icon="play_arrow", url_path="enqueue", permissions=["operate"])
     def enqueue_task(self, request, object_id):
         return self._task_action_page(request, object_id, Action.ENQUEUE)
 
-    @action(description="Retry", icon="replay", url_path="retry", permissions=["change"])
+    @action(description="Retry", icon="replay", url_path="retry", permissions=["operate"])
     def retry_task(self, request, object_id):
         return self._task_action_page(request, object_id, Action.RETRY)
 
-    @action(description="Cancel", icon="cancel", url_path="cancel", permissions=["change"])
+    @action(description="Cancel", icon="cancel", url_path="cancel", permissions=["operate"])
     def cancel_task(self, request, object_id):
         return self._task_action_page(request, object_id, Action.CANCEL)
 
@@ -242,6 +300,20 @@ class ExecutionTaskAdmin(SimpleHistoryAdmin, ModelAdmin):
     @action(description="Reject", icon="block", url_path="reject", permissions=["review"])
     def reject_task(self, request, object_id):
         return self._task_action_page(request, object_id, Action.REJECT)
+
+    @action(description="Priority", icon="low_priority", url_path="priority", permissions=["operate"])
+    def set_priority(self, request, object_id):
+        task = get_object_or_404(ExecutionTask, pk=object_id)
+        task_url = reverse("admin:execution_executiontask_change", args=[task.pk])
+        form = TaskPriorityForm(request.POST if request.method == "POST" else None, initial={"priority": task.priority})
+        if request.method == "POST" and form.is_valid():
+            task_priority_set(task=task, priority=form.cleaned_data["priority"])
+            self.message_user(request, f"Task #{task.pk} now has priority {task.priority}.")
+            return HttpResponseRedirect(task_url)
+        return form_page(
+            self, request, title=f"Priority of task #{task.pk}", form=form, submit_label="Save priority",
+            summary=f"Task #{task.pk}: {task.task_type} on {task.ai_model_id}, now {task.status}.", back_url=task_url,
+        )  # fmt: skip
 
     def _task_action_page(self, request, object_id, task_action):
         task = get_object_or_404(ExecutionTask.objects.select_related("task_type"), pk=object_id)
@@ -312,7 +384,7 @@ class BulkOperationAdmin(ReadOnlyAdminMixin, ModelAdmin):
 
 
 @admin.register(ExecutionControl)
-class ExecutionControlAdmin(SimpleHistoryAdmin, ModelAdmin):
+class ExecutionControlAdmin(HistoryAdmin, ModelAdmin):
     """The pause switch: its page shows the state and, to those allowed, the form that flips it."""
 
     def has_add_permission(self, request):
@@ -323,6 +395,12 @@ class ExecutionControlAdmin(SimpleHistoryAdmin, ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return request.user.has_perm("execution.pause_execution")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The generic form would write `paused` past the holds (blocking reports): only the switch page flips it.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("admin:execution_executioncontrol_changelist"))
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):

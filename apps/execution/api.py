@@ -1,15 +1,16 @@
 """REST API for execution tasks: create through the same service as the admin, read status and events."""
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from apps.core.api import ModelPermissionsWithView
 
-from .models import ExecutionEvent, ExecutionTask
-from .services import task_create
+from .models import AIModel, ExecutionEvent, ExecutionTask
+from .services import ai_model_save, task_create
 
 
 class TaskCreateSerializer(serializers.Serializer):
@@ -50,6 +51,44 @@ class TaskDetailSerializer(TaskSerializer):
         fields = [*TaskSerializer.Meta.fields, "events"]
 
 
+class TaskFilterSerializer(serializers.Serializer):
+    """The list's query filters: an unknown status is a 400 naming the choices, not an empty page."""
+
+    status = serializers.ChoiceField(choices=ExecutionTask.Status.values, required=False)
+    task_type = serializers.CharField(required=False, max_length=64)
+    ai_model = serializers.CharField(required=False, max_length=200)
+
+
+class AIModelSerializer(serializers.ModelSerializer):
+    endpoint_approved = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = AIModel
+        fields = ["name", "provider", "base_url", "api_key_env", "input_price_per_million",
+                  "output_price_per_million", "is_active", "endpoint_approved", "created_at"]  # fmt: skip
+        read_only_fields = ["created_at"]
+
+
+class AIModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin,
+                     viewsets.GenericViewSet):  # fmt: skip
+    """AI models by name. Creating one goes through `ai_model_save`: the same key-variable allow-list, endpoint
+    permission and approval as the admin."""
+
+    permission_classes = [permissions.IsAuthenticated, ModelPermissionsWithView]
+    queryset = AIModel.objects.order_by("name")
+    serializer_class = AIModelSerializer
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = ai_model_save(model=AIModel(**serializer.validated_data), actor=self.request.user)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from error
+        except DjangoPermissionDenied as error:
+            raise PermissionDenied(str(error)) from error
+
+
 @extend_schema(
     parameters=[
         OpenApiParameter("status", enum=ExecutionTask.Status.values),
@@ -68,9 +107,11 @@ class TaskViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.Lis
         tasks = self.queryset
         if self.action == "retrieve":
             return tasks.prefetch_related("events__actor")
+        given = TaskFilterSerializer(data=self.request.query_params)
+        given.is_valid(raise_exception=True)
         filters = {"status": "status", "task_type": "task_type__slug", "ai_model": "ai_model"}
         for parameter, lookup in filters.items():
-            if value := self.request.query_params.get(parameter):
+            if value := given.validated_data.get(parameter):
                 tasks = tasks.filter(**{lookup: value})
         return tasks
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .models import ExecutionTask
+from .models import AIModel, ExecutionTask
 
 
 class ExecutorError(Exception):
@@ -35,6 +35,19 @@ def _chat_messages(payload: dict) -> list[dict]:
     return [{"role": "user", "content": prompt}]
 
 
+def _endpoint_check(model: AIModel) -> None:
+    """Refuse before any byte or key leaves: a key variable or host the settings no longer allow (a row saved
+    before they tightened), or an endpoint set or changed since a reviewer last approved it."""
+    problems = model.endpoint_problems()
+    if problems:
+        raise ExecutorError(f"AI model {model.name} is refused: " + " ".join(problems.values()))
+    if not model.endpoint_approved:
+        raise ExecutorError(
+            f"the endpoint of AI model {model.name} is new or changed and awaits approval "
+            "(AI models > Approve endpoint); retry the task once it is approved"
+        )
+
+
 def _api_key(task: ExecutionTask) -> str:
     variable = task.ai_model.api_key_env
     if not variable:
@@ -51,6 +64,7 @@ def run_openai_compatible(task: ExecutionTask) -> ExecutorOutput:
 
     if not task.ai_model.base_url:
         raise ExecutorError(f"AI model {task.ai_model.name} has no endpoint base URL")
+    _endpoint_check(task.ai_model)
     client = OpenAI(
         base_url=task.ai_model.base_url,
         api_key=_api_key(task),

@@ -1,8 +1,8 @@
 from django import forms
-from django.core.exceptions import ValidationError
-from unfold.widgets import UnfoldAdminTextareaWidget, UnfoldBooleanWidget
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextareaWidget, UnfoldBooleanWidget
 
-from .models import AIModel, ExecutionTask
+from .models import PRIORITY_RANGE, AIModel, ExecutionTask
 from .services import task_validate
 
 
@@ -35,6 +35,26 @@ class ExecutionTaskCreateForm(forms.ModelForm):
         return cleaned
 
 
+class AIModelForm(forms.ModelForm):
+    """The endpoint fields are read-only to those who may not set endpoints; what the model's checks say about
+    them is then shown above the form, naming the field, instead of failing on a field the form lacks."""
+
+    class Meta:
+        model = AIModel
+        fields = ["name", "provider", "base_url", "api_key_env", "input_price_per_million",
+                  "output_price_per_million", "is_active"]  # fmt: skip
+
+    def _update_errors(self, errors):
+        if hasattr(errors, "error_dict"):
+            for field in [name for name in errors.error_dict if name != NON_FIELD_ERRORS and name not in self.fields]:
+                messages = errors.error_dict.pop(field)
+                errors.error_dict.setdefault(NON_FIELD_ERRORS, []).extend(
+                    ValidationError(f"{AIModel._meta.get_field(field).verbose_name}: {message}")
+                    for message in ValidationError(messages).messages
+                )
+        super()._update_errors(errors)
+
+
 class ExecutionSwitchForm(forms.Form):
     """Pausing or resuming all execution: a reason for the record and an explicit confirmation."""
 
@@ -62,3 +82,10 @@ class TaskDecisionForm(forms.Form):
     """Confirmation of an action on one task, with an optional comment kept in its timeline."""
 
     comment = forms.CharField(widget=UnfoldAdminTextareaWidget(attrs={"rows": 2}), required=False, max_length=2000)
+
+
+class TaskPriorityForm(forms.Form):
+    priority = forms.IntegerField(
+        min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1], widget=UnfoldAdminIntegerFieldWidget,
+        help_text=f"Higher runs first ({PRIORITY_RANGE[0]} to {PRIORITY_RANGE[1]}).",
+    )  # fmt: skip

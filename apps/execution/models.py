@@ -1,3 +1,6 @@
+import re
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
@@ -8,6 +11,8 @@ from django.db.models.lookups import Exact
 from simple_history.models import HistoricalRecords
 
 PRIORITY_RANGE = (-100, 100)
+API_KEY_ENV_PATTERN = re.compile(r"^[A-Z][A-Z0-9_]*_API_KEY$")
+ENDPOINT_FIELDS = ("provider", "base_url", "api_key_env")  # a change to any of them needs a new approval
 
 
 class AIModel(models.Model):
@@ -50,6 +55,12 @@ class AIModel(models.Model):
         validators=[MinValueValidator(0)],
     )
     is_active = models.BooleanField("active", default=True)
+    endpoint_approved_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: the endpoint is new or changed and no tasks run on it until approved."
+    )
+    endpoint_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -58,13 +69,44 @@ class AIModel(models.Model):
     class Meta:
         verbose_name = "AI model"
         ordering = ["name"]
+        permissions = [
+            ("change_aimodel_endpoint", "Can set an AI model's endpoint URL and API key variable"),
+            ("approve_aimodel_endpoint", "Can approve an AI model's endpoint so that its tasks run"),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self):
+        errors = self.endpoint_problems()
         if self.provider == self.Provider.OPENAI_COMPATIBLE and not self.base_url:
-            raise ValidationError({"base_url": "An OpenAI-compatible model needs its endpoint base URL."})
+            errors.setdefault(
+                "base_url", "An OpenAI-compatible model needs its endpoint base URL (set by a superuser), or use Echo."
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    def endpoint_problems(self) -> dict[str, str]:
+        """What makes this endpoint unsafe to call under the current settings, by field (empty: nothing).
+        Checked when the model is saved and again before every call, so a row saved before a setting tightened
+        is refused at run time instead of sending a secret."""
+        problems = {}
+        variable = self.api_key_env
+        if variable and not (API_KEY_ENV_PATTERN.match(variable) and variable in settings.AI_MODEL_KEY_ENV_ALLOWED):
+            allowed = ", ".join(settings.AI_MODEL_KEY_ENV_ALLOWED) or "none are listed"
+            problems["api_key_env"] = (
+                f"{variable} is not an allowed API key variable: it must be named *_API_KEY and listed in "
+                f"AI_MODEL_KEY_ENV_ALLOWED ({allowed})."
+            )
+        hosts = settings.AI_MODEL_ENDPOINT_HOSTS_ALLOWED
+        host = urlsplit(self.base_url).hostname if self.base_url else None
+        if host and hosts and host not in hosts:
+            problems["base_url"] = f"{host} is not an allowed endpoint host (AI_MODEL_ENDPOINT_HOSTS_ALLOWED)."
+        return problems
+
+    @property
+    def endpoint_approved(self) -> bool:
+        return self.endpoint_approved_at is not None
 
 
 class TaskType(models.Model):

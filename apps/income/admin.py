@@ -9,10 +9,10 @@ from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
+from apps.core.admin_site import HistoryAdmin
 from apps.offers.currencies import currency_decimals
 
 from .forms import ManualIncomeForm, RoiPeriodForm
@@ -41,7 +41,7 @@ class AttributionFilter(admin.SimpleListFilter):
 
 
 @admin.register(IncomeEvent)
-class IncomeEventAdmin(SimpleHistoryAdmin, ModelAdmin):
+class IncomeEventAdmin(HistoryAdmin, ModelAdmin):
     """The ledger: Stripe rows are read-only; manual entries are added here and never edited (a correction is
     another entry)."""
 

@@ -27,6 +27,8 @@ class ManualIncomeForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            return  # a recorded row's page: every field is read-only, and its kind stays its own
         self.instance.kind = IncomeEvent.Kind.MANUAL
         self.fields["reason"].required = True
         self.fields["occurred_at"].initial = timezone.now

@@ -23,6 +23,12 @@ from redis import RedisError
 from .services import income_record_job_push
 
 logger = logging.getLogger(__name__)
+# What a stored delivery keeps of its request headers: enough to verify and debug it, never a cookie or a token.
+KEPT_HEADERS = ("Stripe-Signature", "Content-Type", "User-Agent")
+
+
+def kept_headers(headers) -> dict[str, str]:
+    return {name: headers[name] for name in KEPT_HEADERS if name in headers}
 
 
 def webhook_problem(*, body: bytes, signature: str | None) -> str | None:
@@ -61,7 +67,7 @@ def stripe_webhook(request):
         logger.warning("Stripe webhook refused: %s", problem)
         return HttpResponseBadRequest(problem, content_type="text/plain")
     trigger = WebhookEventTrigger.objects.create(
-        remote_ip=get_remote_ip(request), headers=dict(request.headers), body=request.body.decode(), valid=True
+        remote_ip=get_remote_ip(request), headers=kept_headers(request.headers), body=request.body.decode(), valid=True
     )
     try:
         income_record_job_push(trigger_id=trigger.pk)

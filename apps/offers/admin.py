@@ -5,11 +5,10 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
-from apps.core.admin_site import form_page
+from apps.core.admin_site import HistoryAdmin, form_page
 
 from .models import OfferTemplate
 from .services import offer_publish_request, offer_save, stripe_setup_problem
@@ -24,7 +23,7 @@ PUBLISH_PERMISSION = "offers.publish_offertemplate"
 
 
 @admin.register(OfferTemplate)
-class OfferTemplateAdmin(SimpleHistoryAdmin, ModelAdmin):
+class OfferTemplateAdmin(HistoryAdmin, ModelAdmin):
     list_display = ("name", "price_display", "task_type", "ai_model", "is_active", "sync_label", "synced_at")
     list_filter = ("sync_state", "is_active", "billing", "currency", "task_type")
     search_fields = ("name", "slug", "description")

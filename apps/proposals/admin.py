@@ -5,11 +5,10 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from simple_history.admin import SimpleHistoryAdmin
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
-from apps.core.admin_site import form_page
+from apps.core.admin_site import HistoryAdmin, form_page
 from apps.execution.models import TaskType
 
 from .forms import ProposalDecisionForm, ProposalTasksForm, ProposalUploadForm
@@ -24,6 +23,7 @@ from .services import (
     proposal_ingest,
     proposal_reject,
     proposal_tasks_create,
+    report_size_check,
 )
 
 STATUS_COLOURS = {
@@ -58,7 +58,7 @@ class SeverityFilter(admin.SimpleListFilter):
 
 
 @admin.register(Proposal)
-class ProposalAdmin(SimpleHistoryAdmin, ModelAdmin):
+class ProposalAdmin(HistoryAdmin, ModelAdmin):
     list_display = (
         "report_id", "severity_label", "category", "status_label", "block_execution", "reported_at", "source",
     )  # fmt: skip
@@ -164,6 +164,7 @@ class ProposalAdmin(SimpleHistoryAdmin, ModelAdmin):
     @staticmethod
     def _ingest_file(file) -> dict:
         try:
+            report_size_check(file.size)
             result = proposal_ingest(data=file.read(), source=f"upload: {file.name}")
         except FSARParseError as error:
             return {"name": file.name, "outcome": "failed", "detail": str(error)}

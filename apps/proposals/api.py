@@ -1,7 +1,8 @@
 """REST API for FSAR reports: the AI system posts the raw report; the answer says what became of it."""
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import mixins, parsers, serializers, status, viewsets
+from rest_framework import exceptions, mixins, parsers, serializers, status, viewsets
 from rest_framework.response import Response
 
 from apps.core.api import ModelPermissionsWithView
@@ -16,13 +17,26 @@ OUTCOME_STATUS = {
 }
 
 
+class ReportTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "report_too_large"
+
+
 class PlainTextParser(parsers.BaseParser):
-    """The request body as bytes, undecoded: the report parser names a line that is not UTF-8."""
+    """The request body as bytes, undecoded: the report parser names a line that is not UTF-8. Reads at most
+    one byte past the size limit, so an oversized post costs no more memory than the limit."""
 
     media_type = "text/plain"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return stream.read()
+        limit = settings.PROPOSALS_REPORT_MAX_BYTES
+        data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise ReportTooLarge(
+                {"detail": f"The report is larger than the limit of {limit:,} bytes (PROPOSALS_REPORT_MAX_BYTES).",
+                 "field": "size", "limit": limit}  # fmt: skip
+            )
+        return data
 
 
 class MarkdownParser(PlainTextParser):
@@ -51,6 +65,7 @@ class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             200: OpenApiResponse(ProposalSerializer, description="already imported with the same text"),
             409: OpenApiResponse(description="the same report id was imported with another text"),
             400: OpenApiResponse(description="the report does not parse: the error names the line and field"),
+            413: OpenApiResponse(description="the report is over PROPOSALS_REPORT_MAX_BYTES"),
         },
         examples=[OpenApiExample("error", value={"detail": "line 4: severity: 11 is out of range 0-10",
                                                  "line": 4, "field": "severity"}, response_only=True,

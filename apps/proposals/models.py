@@ -5,7 +5,7 @@ from simple_history.models import HistoricalRecords
 
 from apps.execution.models import ExecutionTask
 
-from .parser import SEVERITY_RANGE
+from .parser import CATEGORY_MAX_LENGTH, SEVERITY_RANGE
 
 
 class ProposalQuerySet(models.QuerySet):
@@ -30,7 +30,7 @@ class Proposal(models.Model):
         validators=[MinValueValidator(SEVERITY_RANGE[0]), MaxValueValidator(SEVERITY_RANGE[1])]
     )
     block_execution = models.BooleanField("blocks execution")
-    category = models.CharField(max_length=100, blank=True)
+    category = models.CharField(max_length=CATEGORY_MAX_LENGTH, blank=True)
     body = models.TextField(help_text="Markdown, as written by the AI system.")
     risks = models.JSONField(default=list)
     mitigations = models.JSONField(default=list)

@@ -27,6 +27,10 @@ from datetime import UTC, datetime
 TITLE = "# FSAR Proposal Report"
 HEADER_FIELDS = ("id", "timestamp", "severity", "block_execution")
 SEVERITY_RANGE = (0, 10)
+CATEGORY_MAX_LENGTH = 100
+# Reports are written by a system that started in this century; the range also keeps time-zone arithmetic
+# away from datetime's limits (9999-12-31T23:59:59-14:00 overflows when converted to UTC).
+TIMESTAMP_RANGE = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 _HEADER_LINE = re.compile(r"^[-*]\s+([A-Za-z_]+)\s*:\s*(.*?)\s*$")
 _SECTION = re.compile(r"^##\s+(Risks|Mitigations)\s*:?\s*$", re.IGNORECASE)
 _BULLET = re.compile(r"^\s*[-*+]\s+(.*?)\s*$")
@@ -88,6 +92,13 @@ def fsar_parse(data: bytes | str) -> ParsedReport:
     if not body.strip():
         raise FSARParseError("the proposal has no body", line=proposal_at + 1, field="proposal")
     category = _CATEGORY.match(body)
+    if category and len(category.group(1)) > CATEGORY_MAX_LENGTH:
+        body_at = proposal_at if inline else _first_content_line(lines, proposal_at + 1)
+        raise FSARParseError(
+            f"the category is {len(category.group(1))} characters long; at most {CATEGORY_MAX_LENGTH} are allowed",
+            line=body_at + 1,
+            field="category",
+        )
     return ParsedReport(
         **header,
         category=category.group(1) if category else "",
@@ -157,6 +168,11 @@ def _header_value(name: str, value: str, line: int) -> tuple[str, object]:
                 f"expected an ISO 8601 time in UTC like 2026-01-02T01:18:13.741Z, got {value[:60]!r}",
                 line=line,
                 field="timestamp",
+            )
+        earliest, latest = TIMESTAMP_RANGE
+        if not earliest.year <= moment.year < latest.year or not earliest <= moment.astimezone(UTC) < latest:
+            raise FSARParseError(
+                f"{value[:60]!r} is outside {earliest:%Y-%m-%d} to {latest:%Y-%m-%d}", line=line, field="timestamp"
             )
         return "reported_at", moment.astimezone(UTC)
     if name == "severity":

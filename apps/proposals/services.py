@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from apps.execution.models import ExecutionTask
@@ -29,7 +30,8 @@ class IngestResult:
 def proposal_ingest(*, data: bytes | str, source: str) -> IngestResult:
     """Store a report once. The same id with the same text changes nothing; the same id with another text is a
     conflict and keeps the first. A report asking to block execution pauses it, in the same transaction.
-    Raises FSARParseError (nothing written) for a report that does not parse."""
+    Raises FSARParseError (nothing written) for a report that does not parse or is over the size limit."""
+    report_size_check(len(data.encode() if isinstance(data, str) else data))
     text = fsar_decode(data)
     parsed = fsar_parse(text)
     existing = Proposal.objects.filter(report_id=parsed.report_id).first()
@@ -50,7 +52,18 @@ def proposal_ingest(*, data: bytes | str, source: str) -> IngestResult:
                 )
     except IntegrityError:  # the same report arrived at the same moment through another door
         return _known(Proposal.objects.get(report_id=parsed.report_id), text)
+    except DataError as error:  # a value the parser let through but PostgreSQL cannot hold: still the report's fault
+        raise FSARParseError(f"a value cannot be stored: {str(error).splitlines()[0]}") from error
     return IngestResult("imported", proposal)
+
+
+def report_size_check(size: int) -> None:
+    """Refuse a report over PROPOSALS_REPORT_MAX_BYTES: its page would be megabytes of HTML for a reviewer."""
+    limit = settings.PROPOSALS_REPORT_MAX_BYTES
+    if size > limit:
+        raise FSARParseError(
+            f"the report is {size:,} bytes; the limit is {limit:,} bytes (PROPOSALS_REPORT_MAX_BYTES)", field="size"
+        )
 
 
 def _known(existing: Proposal, text: str) -> IngestResult:
@@ -167,4 +180,5 @@ __all__ = [
     "proposal_ingest",
     "proposal_reject",
     "proposal_tasks_create",
+    "report_size_check",
 ]

@@ -21,6 +21,7 @@ def worker_env(**extra: str) -> dict:
         "DATABASE_URL": test_database_url(),
         "REDIS_URL": TEST_REDIS_URL,
         "EXECUTION_RETRY_BACKOFF_SECONDS": "0",
+        "AI_MODEL_KEY_ENV_ALLOWED": "TEST_QWEN_API_KEY",
         **extra,
     }
 

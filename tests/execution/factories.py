@@ -1,5 +1,6 @@
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from apps.execution.models import AIModel, TaskType
 
@@ -22,6 +23,7 @@ class AIModelFactory(factory.django.DjangoModelFactory):
     provider = AIModel.Provider.ECHO
     input_price_per_million = "0.50"
     output_price_per_million = "1.50"
+    endpoint_approved_at = factory.LazyFunction(timezone.now)  # as if a reviewer had approved it
 
 
 class TaskTypeFactory(factory.django.DjangoModelFactory):

@@ -73,23 +73,20 @@ def test_task_page_shows_the_events_timeline(client, operator, ai_model):
     assert "status pending" in page and "queued" in page
 
 
-def test_changing_a_task_edits_priority_only(client, operator, ai_model):
+def test_a_task_page_is_read_only_and_priority_changes_through_its_button(client, operator, ai_model):
     task = task_create(task_type="implement_idea", ai_model=ai_model)
     client.force_login(operator)
     url = reverse("admin:execution_executiontask_change", args=[task.pk])
-    response = client.post(
-        url,
-        {
-            "priority": "7",
-            "status": "succeeded",
-            "ai_model": "other",
-            "events-TOTAL_FORMS": "0",
-            "events-INITIAL_FORMS": "1",
-        },
-    )
-    assert response.status_code == 302, response.content.decode()[:2000]
+    generic = client.post(url, {"priority": "7", "status": "succeeded", "ai_model": "other",
+                                "events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "1"})  # fmt: skip
+    assert generic.status_code == 403
+    priority_url = reverse("admin:execution_executiontask_set_priority", args=[task.pk])
+    assert client.post(priority_url, {"priority": "700"}).status_code == 200  # out of range: the form says so
+    response = client.post(priority_url, {"priority": "7"})
+    assert response.status_code == 302
     task.refresh_from_db()
     assert (task.priority, task.status, task.ai_model_id) == (7, "queued", ai_model.name)
+    assert task.history.order_by("-history_id").first().history_user == operator
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def chat_model(chat_server):
         name="qwen2.5-coder-32b",
         provider=AIModel.Provider.OPENAI_COMPATIBLE,
         base_url=chat_server.base_url,
-        api_key_env="TEST_QWEN_KEY",
+        api_key_env="TEST_QWEN_API_KEY",
         input_price_per_million="2.00",
         output_price_per_million="6.00",
     )
@@ -69,7 +69,7 @@ def test_task_runs_to_succeeded_with_every_event_carrying_its_ai_model(ai_model,
 def test_openai_compatible_task_stores_reply_usage_and_cost(chat_model, chat_type, chat_server, run_workers):
     chat_server.replies = [Reply(content="Here is the review.", prompt_tokens=1000, completion_tokens=500)]
     task = task_create(task_type=chat_type, ai_model=chat_model, payload={"prompt": "Review this diff"})
-    run_workers(TEST_QWEN_KEY="sk-test-123")
+    run_workers(TEST_QWEN_API_KEY="sk-test-123")
     task.refresh_from_db()
     assert task.status == "succeeded", task.error
     assert task.result["reply"] == "Here is the review."
@@ -85,7 +85,7 @@ def test_unknown_prices_give_unknown_cost_not_zero(chat_model, chat_type, chat_s
     AIModel.objects.filter(pk=chat_model.pk).update(output_price_per_million=None)
     chat_server.replies = [Reply()]
     task = task_create(task_type=chat_type, ai_model=chat_model, payload={"prompt": "x"})
-    run_workers(TEST_QWEN_KEY="k")
+    run_workers(TEST_QWEN_API_KEY="k")
     task.refresh_from_db()
     assert (task.status, task.cost) == ("succeeded", None)
 
@@ -93,7 +93,7 @@ def test_unknown_prices_give_unknown_cost_not_zero(chat_model, chat_type, chat_s
 def test_failing_executor_is_retried_then_failed_with_the_error(chat_model, chat_type, chat_server, run_workers):
     chat_server.replies = [Reply(status=500)]
     task = task_create(task_type=chat_type, ai_model=chat_model, payload={"prompt": "x"})
-    run_workers(TEST_QWEN_KEY="k")
+    run_workers(TEST_QWEN_API_KEY="k")
     task.refresh_from_db()
     assert (task.status, task.attempts) == ("failed", 2)
     assert "InternalServerError" in task.error and "scripted 500" in task.error and "Traceback" in task.error
@@ -104,7 +104,7 @@ def test_failing_executor_is_retried_then_failed_with_the_error(chat_model, chat
 def test_endpoint_timeout_is_a_failure_that_is_retried(chat_model, chat_type, chat_server, run_workers):
     chat_server.replies = [Reply(delay_seconds=5), Reply(content="second try")]
     task = task_create(task_type=chat_type, ai_model=chat_model, payload={"prompt": "x"})
-    run_workers(TEST_QWEN_KEY="k")
+    run_workers(TEST_QWEN_API_KEY="k")
     task.refresh_from_db()
     assert (task.status, task.result["reply"]) == ("succeeded", "second try")
     assert "Timeout" in task.events.get(kind="retried").error
@@ -112,10 +112,10 @@ def test_endpoint_timeout_is_a_failure_that_is_retried(chat_model, chat_type, ch
 
 def test_task_that_cannot_run_as_given_fails_without_retry(chat_model, chat_type, run_workers):
     task = task_create(task_type=chat_type, ai_model=chat_model, payload={"prompt": "x"})
-    run_workers()  # TEST_QWEN_KEY is not set
+    run_workers()  # TEST_QWEN_API_KEY is not set
     task.refresh_from_db()
     assert (task.status, task.attempts) == ("failed", 1)
-    assert "environment variable TEST_QWEN_KEY" in task.error
+    assert "environment variable TEST_QWEN_API_KEY" in task.error
 
 
 def test_two_workers_racing_run_each_task_exactly_once(ai_model, echo_type, run_workers, redis_test_db):
@@ -136,7 +136,7 @@ def test_worker_killed_mid_task_is_retried_within_timeout_plus_grace(
     settings.EXECUTION_RETRY_BACKOFF_SECONDS = 0  # the recovery runs here, in the test process
     chat_server.replies = [Reply(delay_seconds=30), Reply(content="after the crash")]
     task = task_create(task_type=chat_type, ai_model=chat_model, payload={"prompt": "x"})
-    worker = worker_start(TEST_QWEN_KEY="k")
+    worker = worker_start(TEST_QWEN_API_KEY="k")
     deadline = time.monotonic() + 60
     while not chat_server.requests:  # the task is running and waiting on its model endpoint
         assert time.monotonic() < deadline, "task never reached its endpoint"
@@ -157,7 +157,7 @@ def test_worker_killed_mid_task_is_retried_within_timeout_plus_grace(
     assert task.status == "queued"
     assert "worker lost" in task.events.get(kind="retried").error
 
-    rerun = worker_start(TEST_QWEN_KEY="k")
+    rerun = worker_start(TEST_QWEN_API_KEY="k")
     output = rerun.communicate(timeout=60)[0]
     task.refresh_from_db()
     assert task.status == "succeeded", (task.error[-600:], output[-1500:])

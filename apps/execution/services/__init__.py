@@ -1,5 +1,6 @@
 """Writes to execution tasks. Every entry point (admin, API, jobs, importers) goes through these."""
 
+from .ai_models import ai_model_endpoint_approve, ai_model_save
 from .bulk import bulk_operation_run, bulk_operation_start, bulk_operations_resume, tasks_apply
 from .control import (
     execution_control,
@@ -13,9 +14,19 @@ from .control import (
 from .queueing import jobs_push, sweeper_ensure_scheduled, task_cancel, task_enqueue, tasks_queue, tasks_sweep
 from .review import task_approve, task_reject
 from .running import task_cost, task_execute, tasks_recover_lost
-from .tasks import TaskStateError, event_record, task_create, task_transition, task_validate, tasks_create_many
+from .tasks import (
+    TaskStateError,
+    event_record,
+    task_create,
+    task_priority_set,
+    task_transition,
+    task_validate,
+    tasks_create_many,
+)
 
 __all__ = [
+    "ai_model_endpoint_approve",
+    "ai_model_save",
     "bulk_operation_run",
     "bulk_operation_start",
     "bulk_operations_resume",
@@ -36,6 +47,7 @@ __all__ = [
     "task_create",
     "task_enqueue",
     "task_execute",
+    "task_priority_set",
     "task_reject",
     "task_transition",
     "task_validate",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+
+from apps.core.validation import json_problem, text_problem
 
 from ..models import PRIORITY_RANGE, AIModel, ExecutionEvent, ExecutionTask, TaskType
 
@@ -24,6 +27,9 @@ def _ai_model_resolve(value: AIModel | str | None, errors: dict[str, str]) -> AI
         return None
     if not isinstance(value, str):
         errors["ai_model"] = f"ai_model must be a model name (a string), got {type(value).__name__}."
+        return None
+    if problem := _name_problem(value):
+        errors["ai_model"] = f"ai_model {problem}."
         return None
     model = AIModel.objects.filter(name=value).first()
     if model is None:
@@ -42,10 +48,20 @@ def _task_type_resolve(value: TaskType | str | None, errors: dict[str, str]) -> 
     if not isinstance(value, str):
         errors["task_type"] = f"task_type must be a slug (a string), got {type(value).__name__}."
         return None
+    if problem := _name_problem(value):
+        errors["task_type"] = f"task_type {problem}."
+        return None
     task_type = TaskType.objects.filter(slug=value).first()
     if task_type is None:
         errors["task_type"] = f"Unknown task_type {value!r}."
     return task_type
+
+
+def _name_problem(value: str) -> str | None:
+    longest = AIModel._meta.get_field("name").max_length  # task type slugs are shorter
+    if len(value) > longest:
+        return f"is {len(value)} characters long; names have at most {longest}"
+    return text_problem(value)
 
 
 def _payload_check(payload: Any, errors: dict[str, str]) -> dict:
@@ -54,10 +70,19 @@ def _payload_check(payload: Any, errors: dict[str, str]) -> dict:
     if not isinstance(payload, dict):
         errors["payload"] = f"payload must be a JSON object, got {type(payload).__name__}."
         return {}
+    if problem := json_problem(payload, where="payload", max_depth=settings.API_JSON_MAX_DEPTH):
+        errors["payload"] = f"{problem}."
+        return payload
     try:
-        json.dumps(payload, allow_nan=False)
+        size = len(json.dumps(payload, allow_nan=False).encode())
     except (TypeError, ValueError) as error:
         errors["payload"] = f"payload is not valid JSON: {error}."
+        return payload
+    if size > settings.EXECUTION_PAYLOAD_MAX_BYTES:
+        errors["payload"] = (
+            f"payload is {size} bytes as JSON; the limit is {settings.EXECUTION_PAYLOAD_MAX_BYTES} "
+            "(EXECUTION_PAYLOAD_MAX_BYTES)."
+        )
     return payload
 
 
@@ -134,6 +159,17 @@ def event_record(
 def acting_user(user):
     """Who to record as having done something: a signed-in user, else nobody (the system, a job, a webhook)."""
     return user if user is not None and user.is_authenticated else None
+
+
+def task_priority_set(*, task: ExecutionTask, priority: Any) -> ExecutionTask:
+    """Change the order a waiting task runs in; nothing else about it (its status belongs to the engine)."""
+    errors: dict[str, str] = {}
+    checked = _priority_check(priority, errors)
+    if errors:
+        raise ValidationError(errors)
+    task.priority = checked
+    task.save(update_fields=["priority"])  # with a history row: who changed it, when
+    return task
 
 
 def task_transition(*, task: ExecutionTask, to: str, refresh: bool = True, **changes: Any) -> ExecutionTask:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.proposals.services import FSARParseError, proposal_ingest
+from apps.proposals.services import FSARParseError, proposal_ingest, report_size_check
 
 REPORT_SUFFIXES = {".txt", ".md"}
 
@@ -21,6 +21,7 @@ class Command(BaseCommand):
         counts = {"imported": 0, "unchanged": 0, "failed": 0}
         for file in files:
             try:
+                report_size_check(file.stat().st_size)  # before reading it: it may be huge
                 result = proposal_ingest(data=file.read_bytes(), source=f"file: {file.name}")
             except (FSARParseError, OSError) as error:
                 counts["failed"] += 1

@@ -1,0 +1,57 @@
+"""Who may do what: the one table of the role groups' permissions.
+
+Migrations grant these (each with a frozen copy of its own step, as migrations must); a test checks that the
+migrated database holds exactly this table, the role matrix test checks every admin page, action and API endpoint
+against it, and README's role table is generated from it (`manage.py roles_table`). Superusers have every
+permission. Staff users in no group see an empty admin.
+"""
+
+OPERATORS = "Operators"
+OFFER_BUILDERS = "Offer builders"
+REVIEWERS = "Reviewers"
+
+ROLE_PURPOSES = {
+    OPERATORS: "run and watch executions: create, enqueue, retry, cancel, reprioritise, pause; add AI models "
+    "(endpoints: superusers); upload reports; record manual income",
+    OFFER_BUILDERS: "design offers and publish them to Stripe; record manual income",
+    REVIEWERS: "approve or reject tasks that need review, decide on reports, approve AI model endpoints; read "
+    "history",
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    OPERATORS: frozenset({
+        "execution.add_executiontask", "execution.change_executiontask", "execution.view_executiontask",
+        "execution.view_executionevent", "execution.view_bulkoperation", "execution.pause_execution",
+        "execution.view_executioncontrol", "execution.view_historicalexecutioncontrol",
+        "execution.view_historicalexecutiontask", "execution.add_aimodel", "execution.change_aimodel",
+        "execution.view_aimodel", "execution.view_tasktype",
+        "proposals.add_proposal", "proposals.view_proposal",
+        "offers.view_offertemplate",
+        "income.add_incomeevent", "income.view_incomeevent", "income.view_historicalincomeevent",
+        "djstripe.view_product", "djstripe.view_price", "djstripe.view_webhookeventtrigger",
+    }),
+    OFFER_BUILDERS: frozenset({
+        "offers.add_offertemplate", "offers.change_offertemplate", "offers.view_offertemplate",
+        "offers.publish_offertemplate", "offers.view_historicaloffertemplate",
+        "execution.view_aimodel", "execution.view_tasktype",
+        "income.add_incomeevent", "income.view_incomeevent", "income.view_historicalincomeevent",
+        "djstripe.view_product", "djstripe.view_price",
+    }),
+    REVIEWERS: frozenset({
+        "execution.review_executiontask", "execution.view_executiontask", "execution.view_executionevent",
+        "execution.view_bulkoperation", "execution.view_executioncontrol", "execution.view_historicalexecutiontask",
+        "execution.view_historicalexecutioncontrol", "execution.view_aimodel", "execution.view_historicalaimodel",
+        "execution.approve_aimodel_endpoint", "execution.view_tasktype", "execution.view_historicaltasktype",
+        "proposals.view_proposal", "proposals.review_proposal", "proposals.view_historicalproposal",
+        "offers.view_offertemplate", "offers.view_historicaloffertemplate",
+        "income.view_incomeevent", "income.view_historicalincomeevent",
+    }),
+}  # fmt: skip
+
+
+def roles_markdown_table() -> str:
+    """README's role table."""
+    rows = ["| role | for | permissions |", "|---|---|---|"]
+    for role, permissions in ROLE_PERMISSIONS.items():
+        rows.append(f"| {role} | {ROLE_PURPOSES[role]} | {', '.join(f'`{name}`' for name in sorted(permissions))} |")
+    return "\n".join(rows)

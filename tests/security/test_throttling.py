@@ -1,0 +1,80 @@
+"""Admin logins lock out after repeated wrong passwords; the API answers 429 past its rates, wrong tokens too."""
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+pytestmark = pytest.mark.django_db
+LOGIN = "/admin/login/"
+PASSWORD = "correct horse battery staple"  # tests.execution.factories.UserFactory's
+
+
+def login(client, username, password, **headers):
+    return client.post(LOGIN, {"username": username, "password": password, "next": "/admin/"}, **headers)
+
+
+def test_five_wrong_passwords_lock_the_login_and_the_sixth_attempt_is_refused_even_if_right(client, operator):
+    for _ in range(4):
+        response = login(client, operator.username, "wrong")
+        assert response.status_code == 200 and "Please enter the correct username and password" in response.text
+    fifth = login(client, operator.username, "wrong")
+    assert fifth.status_code == 429 and "after 5 failed attempts" in fifth.text
+    for password in ("wrong", PASSWORD):
+        response = login(client, operator.username, password)
+        assert response.status_code == 429
+        assert "Login locked" in response.text and "for 0:15:00" in response.text
+    assert "_auth_user_id" not in client.session
+
+
+def test_lockout_counts_per_username_from_any_address(client, operator):
+    for number in range(4):
+        login(client, operator.username, "wrong", REMOTE_ADDR=f"203.0.113.{number}")
+    assert login(client, operator.username, "wrong", REMOTE_ADDR="203.0.113.99").status_code == 429
+    assert login(client, operator.username, PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 429
+
+
+def test_a_right_password_before_the_limit_logs_in_and_resets_the_count(client, operator):
+    for _ in range(4):
+        login(client, operator.username, "wrong")
+    assert login(client, operator.username, PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(4):
+        login(client, operator.username, "wrong")
+    assert login(client, operator.username, PASSWORD).status_code == 302
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    """DRF reads its rates once, at import: set them on the classes for the test."""
+
+    def set_rates(**rates):
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, **rates})
+
+    return set_rates
+
+
+def test_api_answers_429_with_retry_after_past_the_per_token_rate(operator, rates):
+    rates(user="5/minute")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
+    statuses = [api.get("/api/tasks/").status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    response = api.get("/api/tasks/")
+    assert response.status_code == 429 and int(response["Retry-After"]) > 0
+
+
+def test_wrong_tokens_are_throttled_and_then_even_the_right_one_waits(operator, rates):
+    rates(failed_token="10/hour")
+    api = APIClient()
+    for number in range(10):
+        api.credentials(HTTP_AUTHORIZATION=f"Token {number:040d}")
+        assert api.get("/api/tasks/").status_code == 401
+    api.credentials(HTTP_AUTHORIZATION="Token 0000000000000000000000000000000000000099")
+    response = api.get("/api/tasks/")
+    assert response.status_code == 429 and "Too many wrong API tokens" in response.json()["detail"]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
+    assert api.get("/api/tasks/").status_code == 429
+    other_address = APIClient(REMOTE_ADDR="198.51.100.9")
+    other_address.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=operator).key}")
+    assert other_address.get("/api/tasks/").status_code == 200
