@@ -12,11 +12,10 @@ from rest_framework.routers import DefaultRouter
 from rq.exceptions import NoSuchJobError
 
 from apps.core.views import healthz
+from apps.execution.admin import OPERATE_PERMISSION
 from apps.execution.api import AIModelViewSet, TaskViewSet
 from apps.income.webhooks import stripe_webhook
 from apps.proposals.api import ProposalViewSet
-
-QUEUE_PERMISSION = "execution.change_executiontask"
 
 
 def operators_only(view):
@@ -25,7 +24,7 @@ def operators_only(view):
 
     @wraps(view)
     def guarded(request, *args, **kwargs):
-        if not request.user.has_perm(QUEUE_PERMISSION):
+        if not request.user.has_perm(OPERATE_PERMISSION):
             raise PermissionDenied("The queue dashboard is for operators.")
         try:
             return view(request, *args, **kwargs)

@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import django_rq
 import pytest
 from django.contrib.auth.models import Group
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from tests.execution.factories import AIModelFactory, UserFactory
 
@@ -70,6 +72,13 @@ def offer_builder(db):
 @pytest.fixture
 def ai_model(db):
     return AIModelFactory(name="qwen2.5-coder-32b")
+
+
+def token_client(user) -> APIClient:
+    """An API client that signs in with the user's token, as the AI system or a script does."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    return client
 
 
 def manage_py(*args: str, env: dict | None = None, timeout: int = 120) -> subprocess.CompletedProcess:

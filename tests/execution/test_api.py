@@ -1,18 +1,16 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.execution.models import ExecutionEvent, ExecutionTask
 from apps.execution.services import task_create
+from tests.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def api(operator):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
-    return client
+    return token_client(operator)
 
 
 def test_creating_a_task_without_ai_model_is_400_naming_the_field_and_writes_nothing(api):
@@ -73,11 +71,8 @@ def test_list_filters_by_status_task_type_and_ai_model_and_paginates(api, ai_mod
 def test_api_needs_a_token_and_the_right_permissions(ai_model, offer_builder, reviewer):
     anonymous = APIClient()
     assert anonymous.get("/api/tasks/").status_code == 401
-    builder = APIClient()
-    builder.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=offer_builder).key}")
-    assert builder.get("/api/tasks/").status_code == 403
-    reader = APIClient()
-    reader.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=reviewer).key}")
+    assert token_client(offer_builder).get("/api/tasks/").status_code == 403
+    reader = token_client(reviewer)
     assert reader.get("/api/tasks/").status_code == 200
     body = {"task_type": "implement_idea", "ai_model": ai_model.name}
     assert reader.post("/api/tasks/", body, format="json").status_code == 403

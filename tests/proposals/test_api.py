@@ -1,8 +1,8 @@
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from apps.proposals.models import Proposal
+from tests.conftest import token_client
 
 from .reports import SAMPLE, SAMPLE_ID, report
 
@@ -10,15 +10,9 @@ pytestmark = pytest.mark.django_db
 URL = "/api/proposals/"
 
 
-def client_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
-    return client
-
-
 @pytest.fixture
 def api(operator):
-    return client_for(operator)
+    return token_client(operator)
 
 
 def post(api, body, content_type="text/plain; charset=utf-8"):
@@ -57,8 +51,8 @@ def test_bad_report_is_400_with_the_parsers_error_and_nothing_written(api, body,
 
 def test_anonymous_and_reviewers_cannot_post(reviewer):
     assert APIClient().post(URL, SAMPLE, content_type="text/plain").status_code == 401
-    assert post(client_for(reviewer), SAMPLE).status_code == 403
-    assert client_for(reviewer).get(URL).status_code == 200  # reviewers read
+    assert post(token_client(reviewer), SAMPLE).status_code == 403
+    assert token_client(reviewer).get(URL).status_code == 200  # reviewers read
     assert not Proposal.objects.exists()
 
 

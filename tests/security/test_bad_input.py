@@ -9,12 +9,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from apps.execution.models import ExecutionEvent, ExecutionTask, TaskType
 from apps.execution.services import task_validate
 from apps.proposals.models import Proposal
+from tests.conftest import token_client
 from tests.proposals.reports import SAMPLE, report
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def api(operator):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
-    return client
+    return token_client(operator)
 
 
 def post_json(api, url, text: str):
@@ -95,12 +92,6 @@ def test_nul_in_an_admin_search_or_form_is_a_400(client, operator):
     assert response.status_code == 400 and "form field 'task_type' contains a NUL character" in response.text
 
 
-def reports_api(operator):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=operator)[0].key}")
-    return client
-
-
 @pytest.mark.parametrize(("text", "field", "says"), [
     (report(body="a" * 101 + ": too long a category"), "category", "at most 100 are allowed"),
     (report(timestamp="9999-12-31T23:59:59-14:00"), "timestamp", "is outside 2000-01-01 to 2100-01-01"),
@@ -108,7 +99,7 @@ def reports_api(operator):
     (report(timestamp="0001-01-01T00:00:00+00:00"), "timestamp", "is outside"),
 ])  # fmt: skip
 def test_report_values_postgres_or_datetime_cannot_hold_are_400s(operator, text, field, says):
-    response = reports_api(operator).post("/api/proposals/", text.encode(), content_type="text/plain")
+    response = token_client(operator).post("/api/proposals/", text.encode(), content_type="text/plain")
     assert response.status_code == 400, response.content
     assert response.json()["field"] == field and says in response.json()["detail"]
     assert not Proposal.objects.exists()
@@ -116,7 +107,7 @@ def test_report_values_postgres_or_datetime_cannot_hold_are_400s(operator, text,
 
 def test_a_5_mb_report_is_413_naming_the_limit(operator):
     big = report(body="self_improvement: " + "x" * (5 * 1024 * 1024))
-    response = reports_api(operator).post("/api/proposals/", big.encode(), content_type="text/plain")
+    response = token_client(operator).post("/api/proposals/", big.encode(), content_type="text/plain")
     assert response.status_code == 413
     assert response.json()["detail"] == "The report is larger than the limit of 1,048,576 bytes " \
                                         "(PROPOSALS_REPORT_MAX_BYTES)."  # fmt: skip

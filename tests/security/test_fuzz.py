@@ -6,12 +6,11 @@ import json
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from apps.execution.models import ExecutionEvent, ExecutionTask
 from apps.proposals.models import Proposal
+from tests.conftest import token_client
 from tests.execution.factories import AIModelFactory
 from tests.proposals.reports import SAMPLE
 from tests.proposals.test_parser import MUTATIONS, mutate
@@ -45,9 +44,7 @@ def api(operator, monkeypatch):
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES,
                                                                "user": "100000/minute"})  # fmt: skip
     AIModelFactory(name="fuzz-model")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
-    return client
+    return token_client(operator)
 
 
 @FUZZ

@@ -2,8 +2,10 @@
 rows without credentials, the API schema only for signed-in users."""
 
 import json
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from djstripe.models import WebhookEventTrigger
 
 from apps.proposals.rendering import markdown_to_safe_html
@@ -50,3 +52,13 @@ def test_the_api_schema_needs_a_login(client, operator):
     client.force_login(operator)
     response = client.get("/api/schema/")
     assert response.status_code == 200 and b"/api/ai-models/" in response.content
+
+
+def test_the_migration_scrubs_headers_stored_before_it():
+    stored = WebhookEventTrigger.objects.create(
+        remote_ip="127.0.0.1", body="{}", valid=True,
+        headers={"Stripe-Signature": "t=1,v1=x", "Authorization": "Bearer sk_live_x", "Cookie": "sessionid=abc"},
+    )  # fmt: skip
+    import_module("apps.income.migrations.0003_webhook_headers_scrubbed").headers_scrub(django_apps, None)
+    stored.refresh_from_db()
+    assert stored.headers == {"Stripe-Signature": "t=1,v1=x"}

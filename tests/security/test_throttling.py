@@ -5,6 +5,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from tests.conftest import token_client
+
 pytestmark = pytest.mark.django_db
 LOGIN = "/admin/login/"
 PASSWORD = "correct horse battery staple"  # tests.execution.factories.UserFactory's
@@ -56,8 +58,7 @@ def rates(monkeypatch):
 
 def test_api_answers_429_with_retry_after_past_the_per_token_rate(operator, rates):
     rates(user="5/minute")
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=operator).key}")
+    api = token_client(operator)
     statuses = [api.get("/api/tasks/").status_code for _ in range(6)]
     assert statuses == [200] * 5 + [429]
     response = api.get("/api/tasks/")
