@@ -1,10 +1,14 @@
 from django.apps import AppConfig
 from django.contrib import admin
 
+from .rollups import ROLLUP_FUNCTIONS, ROLLUP_TRIGGERS
+
 
 class IncomeConfig(AppConfig):
     name = "apps.income"
     verbose_name = "Income"
+    schema_triggers = ROLLUP_TRIGGERS  # checked by check_schema (apps.core.schema)
+    schema_functions = ROLLUP_FUNCTIONS
 
     def ready(self):
         # Webhooks are verified with STRIPE_WEBHOOK_SECRET from the environment at /stripe/webhook/ (webhooks.py);

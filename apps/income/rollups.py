@@ -65,6 +65,16 @@ CREATE TRIGGER income_daily_change
     FOR EACH ROW EXECUTE FUNCTION income_daily_sync();
 """
 
+# What TRIGGERS_SQL installs, as check_schema verifies it: (table, trigger, trigger function), helper functions.
+# Two of the triggers are on execution's table: execution_tasks rows feed the daily task rollup.
+ROLLUP_TRIGGERS = (
+    ("execution_tasks", "income_task_daily_insert", "income_task_daily_sync"),
+    ("execution_tasks", "income_task_daily_update", "income_task_daily_sync"),
+    ("execution_tasks", "income_task_daily_delete", "income_task_daily_sync"),
+    ("income_events", "income_daily_change", "income_daily_sync"),
+)
+ROLLUP_FUNCTIONS = ("income_task_daily_add", "income_daily_add")
+
 DROP_TRIGGERS_SQL = """
 DROP TRIGGER income_daily_change ON income_events;
 DROP FUNCTION income_daily_sync();

@@ -33,7 +33,11 @@ def test_missing_ai_model_column_is_named_and_the_worker_refuses(capsys):
         cursor.execute(
             "ALTER TABLE execution_tasks DROP COLUMN ai_model CASCADE"
         )  # and the rollup trigger reading it; rolled back
-    assert run_check_schema(capsys) == (1, "execution_tasks.ai_model: column missing\n")
+    code, output = run_check_schema(capsys)
+    assert (code, output.splitlines()) == (1, [
+        "execution_tasks.ai_model: column missing",  # its index and foreign key went with it: not said again
+        "execution_tasks: trigger income_task_daily_update missing (declared by income)",
+    ])  # fmt: skip
     with pytest.raises(CommandError, match="execution_tasks.ai_model: column missing") as refused:
         call_command("rqworker", "--burst")
     assert refused.value.returncode == 1
@@ -50,6 +54,68 @@ def test_nullability_drift_and_missing_tables_are_reported():
         "execution_tasks.error: nullable in the database, NOT NULL in the models",
         "execution_events.legacy_flag: NOT NULL column without default, not in the models",
     ]
+
+
+def constraint_named(table: str, **shape) -> str:
+    """The generated name of the constraint on `table` with this shape (e.g. columns=[...], foreign_key=...)."""
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    return next(name for name, info in found.items() if all(info[key] == value for key, value in shape.items()))
+
+
+DRIFTS = {  # one of each kind the guard must name, as a hand on the database would make it
+    "dropped index": ("DROP INDEX exec_task_status_idx", "execution_tasks: index exec_task_status_idx missing"),
+    "dropped partial unique constraint": (
+        "DROP INDEX income_one_row_per_payment", "income_events: constraint income_one_row_per_payment missing"
+    ),
+    "dropped unique column constraint": (
+        lambda: "ALTER TABLE income_events DROP CONSTRAINT "
+        + constraint_named("income_events", columns=["stripe_event_id"], unique=True, index=False),
+        "income_events.stripe_event_id: unique constraint missing",
+    ),
+    "dropped foreign key": (
+        lambda: "ALTER TABLE execution_tasks DROP CONSTRAINT "
+        + constraint_named("execution_tasks", foreign_key=("execution_aimodel", "name")),
+        "execution_tasks.ai_model: foreign key to execution_aimodel.name missing",
+    ),
+    "dropped check constraint": (
+        "ALTER TABLE execution_tasks DROP CONSTRAINT exec_task_priority_range",
+        "execution_tasks: constraint exec_task_priority_range missing",
+    ),
+    "shrunk varchar": (
+        "ALTER TABLE execution_tasks ALTER COLUMN rq_job_id TYPE varchar(10)",
+        "execution_tasks.rq_job_id: type character varying(10) in the database, character varying(64) in the models",
+    ),
+    "timestamp without time zone": (
+        "ALTER TABLE proposals_proposal ALTER COLUMN reported_at TYPE timestamp without time zone",
+        "proposals_proposal.reported_at: type timestamp without time zone in the database, "
+        "timestamp with time zone in the models",
+    ),
+    "changed integer type": (
+        "ALTER TABLE execution_tasks ALTER COLUMN priority TYPE integer",
+        "execution_tasks.priority: type integer in the database, smallint in the models",
+    ),
+    "changed default": (
+        "ALTER TABLE execution_tasks ALTER COLUMN attempts SET DEFAULT 5",
+        "execution_tasks.attempts: default 5 in the database, none in the models",
+    ),
+    "dropped trigger": (
+        "DROP TRIGGER income_daily_change ON income_events",
+        "income_events: trigger income_daily_change missing (declared by income)",
+    ),
+    "dropped trigger function": (
+        "DROP FUNCTION income_daily_add(income_events, integer)",
+        "function income_daily_add() missing (declared by income)",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", DRIFTS)
+def test_each_kind_of_drift_is_named_on_its_own_line(kind):
+    statement, line = DRIFTS[kind]
+    with connection.cursor() as cursor:
+        cursor.execute(statement() if callable(statement) else statement)  # rolled back with the test
+    assert schema_problems() == [line]
 
 
 @pytest.fixture
@@ -95,7 +161,7 @@ def test_check_schema_and_worker_as_processes_on_a_database_behind_and_drifted(s
     with psycopg.connect(scratch_database_url.replace("postgres://", "postgresql://", 1), autocommit=True) as db:
         db.execute("ALTER TABLE execution_tasks DROP COLUMN ai_model CASCADE")
     drifted = manage_py("check_schema", env=env)
-    assert (drifted.returncode, drifted.stdout) == (1, "execution_tasks.ai_model: column missing\n")
+    assert drifted.returncode == 1 and drifted.stdout.startswith("execution_tasks.ai_model: column missing\n")
     refused = manage_py("rqworker", "--burst", env=env)
     assert refused.returncode == 1
     assert "execution_tasks.ai_model: column missing" in refused.stderr
