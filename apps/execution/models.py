@@ -220,6 +220,8 @@ class ExecutionTask(models.Model):
     history = HistoricalRecords()
 
     class Meta:
+        # Income's rollup triggers (apps/income/rollups.py) read this table on every insert, delete and update of
+        # status, cost, finished_at, attempts, ai_model or task_type_id: check_schema checks they are there.
         db_table = "execution_tasks"
         ordering = ["-created_at", "-id"]
         permissions = [("review_executiontask", "Can approve or reject tasks that need review")]

@@ -2,7 +2,8 @@
 finished task or an income row adds its difference to one rollup row, in the same transaction. ROI then reads
 (days x models x task types) rows however many tasks there are.
 
-Migration 0002 installs `TRIGGERS_SQL` and runs `REBUILD_SQL` once; a later change to either needs a new
+`TRIGGERS_SQL` declares the triggers the database must have: migration 0002 installed a copy of it, and
+tests/income/test_rollup_triggers.py checks that the database's functions match it, so a change here needs a new
 migration that installs the new text. `rollups_rebuild` recomputes both tables from scratch (recovery, bulk loads).
 """
 
@@ -74,17 +75,6 @@ ROLLUP_TRIGGERS = (
     ("income_events", "income_daily_change", "income_daily_sync"),
 )
 ROLLUP_FUNCTIONS = ("income_task_daily_add", "income_daily_add")
-
-DROP_TRIGGERS_SQL = """
-DROP TRIGGER income_daily_change ON income_events;
-DROP FUNCTION income_daily_sync();
-DROP FUNCTION income_daily_add(income_events, integer);
-DROP TRIGGER income_task_daily_insert ON execution_tasks;
-DROP TRIGGER income_task_daily_update ON execution_tasks;
-DROP TRIGGER income_task_daily_delete ON execution_tasks;
-DROP FUNCTION income_task_daily_sync();
-DROP FUNCTION income_task_daily_add(execution_tasks, integer);
-"""
 
 REBUILD_SQL = """
 LOCK TABLE execution_tasks, income_events IN SHARE MODE;
