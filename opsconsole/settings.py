@@ -118,11 +118,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.BoundedJSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle",
-                                 "rest_framework.throttling.AnonRateThrottle"],  # fmt: skip
+    # Every endpoint needs a login, and DRF refuses anonymous requests before it counts them: throttles are per
+    # signed-in user, and per client address for wrong tokens (apps.core.api.ThrottledTokenAuthentication).
+    "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("API_THROTTLE_USER", default="600/minute"),  # per token (or session user)
-        "anon": env("API_THROTTLE_ANON", default="30/minute"),  # per client address
         "failed_token": env("API_THROTTLE_FAILED_TOKEN", default="20/hour"),  # wrong tokens per client address
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
@@ -144,7 +144,7 @@ AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "apps.core.security.client_ip"
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked_out.html"
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = False  # a success would clear every failure from its address, other usernames' too
 # Lockouts are listed (and can be deleted, which unlocks) in the admin for superusers; `manage.py axes_reset`.
 
 # Content-Security-Policy (django-csp). Scripts need 'unsafe-inline'/'unsafe-eval' because unfold uses Alpine.js's
@@ -170,8 +170,10 @@ API_JSON_MAX_DEPTH = 32  # nesting of any JSON the API accepts (payloads include
 # AI model endpoints (apps/execution). A model's API key is read from an environment variable; only variables
 # named *_API_KEY *and* listed here may be used, so a model can never be pointed at SECRET_KEY, DATABASE_URL or
 # the Stripe secrets. An empty host list allows any endpoint host; otherwise only the hosts listed.
-AI_MODEL_KEY_ENV_ALLOWED = env.list("AI_MODEL_KEY_ENV_ALLOWED", default=[])
-AI_MODEL_ENDPOINT_HOSTS_ALLOWED = env.list("AI_MODEL_ENDPOINT_HOSTS_ALLOWED", default=[])
+AI_MODEL_KEY_ENV_ALLOWED = [name.strip() for name in env.list("AI_MODEL_KEY_ENV_ALLOWED", default=[]) if name.strip()]
+AI_MODEL_ENDPOINT_HOSTS_ALLOWED = [
+    host.strip() for host in env.list("AI_MODEL_ENDPOINT_HOSTS_ALLOWED", default=[]) if host.strip()
+]
 
 # Execution engine (apps/execution); seconds unless named otherwise.
 EXECUTION_RETRY_BACKOFF_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_SECONDS", default=10)  # doubles per attempt
@@ -200,6 +202,8 @@ OFFERS_STRIPE_RETRY_SECONDS = env.float("OFFERS_STRIPE_RETRY_SECONDS", default=2
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")  # whsec_..., from Stripe's endpoint page
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)  # older: replay, refused
 INCOME_CURRENCY = env("INCOME_CURRENCY", default="usd")  # ROI's currency: AI costs are priced in it
+
+SIMPLE_HISTORY_REVERT_DISABLED = True  # no Revert button; apps.core.admin_site.HistoryAdmin refuses the POST
 
 # Proposal reports (apps/proposals): reports at or above this severity are highlighted in the admin.
 PROPOSALS_HIGHLIGHT_SEVERITY = env.int("PROPOSALS_HIGHLIGHT_SEVERITY", default=8)

@@ -24,9 +24,6 @@ class HistoryAdmin(SimpleHistoryAdmin):
     only against view permission and past every service (state machines, review gates, holds, Stripe versions):
     every model's revert is refused, whoever asks. A change goes through the object's own page and actions."""
 
-    def revert_disabled(self, request, obj=None):
-        return True
-
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method not in ("GET", "HEAD"):
             raise PermissionDenied("History is read-only: change the object through its own page.")

@@ -19,7 +19,8 @@ FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum
 WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
 """
 _TRIGGERS_SQL = """
-SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal
+SELECT c.relname, t.tgname, p.proname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal
 """
 _FUNCTIONS_SQL = "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace"
 # Django's names for column types, as PostgreSQL's format_type() spells them.
@@ -153,14 +154,16 @@ def _table_problems(cursor, model, connection) -> list[str]:
 
 def _trigger_problems(cursor) -> list[str]:
     cursor.execute(_TRIGGERS_SQL)
-    triggers = set(cursor.fetchall())
+    triggers = {(table, trigger): function for table, trigger, function in cursor.fetchall()}
     cursor.execute(_FUNCTIONS_SQL)
     functions = {name for (name,) in cursor.fetchall()}
     problems = []
     for config in apps.get_app_configs():
-        for table, trigger, _function in getattr(config, "schema_triggers", ()):
+        for table, trigger, function in getattr(config, "schema_triggers", ()):
             if (table, trigger) not in triggers:
                 problems.append(f"{table}: trigger {trigger} missing (declared by {config.label})")
+            elif triggers[(table, trigger)] != function:
+                problems.append(f"{table}: trigger {trigger} runs {triggers[(table, trigger)]}(), not {function}()")
         wanted = {function for _, _, function in getattr(config, "schema_triggers", ())}
         for function in sorted(wanted | set(getattr(config, "schema_functions", ()))):
             if function not in functions:

@@ -1,15 +1,9 @@
-"""Who is asking: the client address that login lockouts count by, consistent with DRF's throttles."""
+"""Who is asking: the client address that login lockouts count by."""
 
-from django.conf import settings
+from rest_framework.throttling import BaseThrottle
 
 
 def client_ip(request) -> str:
-    """REMOTE_ADDR, or with TRUSTED_PROXY_COUNT proxies in front, the address the outermost trusted proxy saw
-    (the same rule as DRF's NUM_PROXIES, so lockouts and API throttles agree on who a client is)."""
-    proxies = settings.TRUSTED_PROXY_COUNT
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies > 0 and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        if hops:
-            return hops[-min(proxies, len(hops))]
-    return request.META.get("REMOTE_ADDR", "")
+    """The address DRF's throttles count by (REMOTE_ADDR, or what the outermost of TRUSTED_PROXY_COUNT proxies
+    saw, through DRF's NUM_PROXIES), so that lockouts and API throttles agree on who a client is."""
+    return BaseThrottle().get_ident(request)

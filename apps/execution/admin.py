@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
@@ -12,9 +11,17 @@ from unfold.utils import prettify_traceback
 
 from apps.core.admin_site import HistoryAdmin, form_page
 
-from .forms import AIModelForm, ExecutionSwitchForm, ExecutionTaskCreateForm, TaskDecisionForm, TaskPriorityForm
+from .forms import (
+    AIModelForm,
+    EndpointApprovalForm,
+    ExecutionSwitchForm,
+    ExecutionTaskCreateForm,
+    TaskDecisionForm,
+    TaskPriorityForm,
+)
 from .models import AIModel, BulkOperation, ExecutionControl, ExecutionEvent, ExecutionTask, TaskType
 from .services import (
+    ai_model_endpoint,
     ai_model_endpoint_approve,
     ai_model_save,
     bulk_operation_start,
@@ -106,9 +113,11 @@ class AIModelAdmin(HistoryAdmin, ModelAdmin):
     def approve_endpoint(self, request, object_id):
         model = get_object_or_404(AIModel, pk=object_id)
         url = reverse("admin:execution_aimodel_change", args=[model.pk])
-        if request.method == "POST":
+        seen = EndpointApprovalForm.encode(ai_model_endpoint(model))
+        form = EndpointApprovalForm(request.POST if request.method == "POST" else None, initial={"endpoint": seen})
+        if request.method == "POST" and form.is_valid():
             try:
-                ai_model_endpoint_approve(model=model, actor=request.user)
+                ai_model_endpoint_approve(model=model, actor=request.user, seen=form.cleaned_data["endpoint"])
             except (PermissionDenied, ValidationError) as refusal:
                 problems = getattr(refusal, "messages", [str(refusal)])
                 self.message_user(request, f"Not approved: {' '.join(problems)}", messages.ERROR)
@@ -120,7 +129,7 @@ class AIModelAdmin(HistoryAdmin, ModelAdmin):
             f"{model.api_key_env or 'no variable'}. Tasks on this model send their prompts and this key there."
         )
         return form_page(self, request, title=f"Approve the endpoint of {model}?", summary=summary,
-                         form=forms.Form(), submit_label="Approve endpoint", back_url=url)  # fmt: skip
+                         form=form, submit_label="Approve endpoint", back_url=url)  # fmt: skip
 
 
 @admin.register(TaskType)

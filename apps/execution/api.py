@@ -78,7 +78,7 @@ class AIModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.
     queryset = AIModel.objects.order_by("name")
     serializer_class = AIModelSerializer
     lookup_field = "name"
-    lookup_value_regex = r"[^/]+"
+    lookup_value_regex = r".+"  # names may hold slashes (Qwen/Qwen2.5-Coder-32B-Instruct)
 
     def perform_create(self, serializer):
         try:

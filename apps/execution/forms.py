@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from unfold.widgets import UnfoldAdminIntegerFieldWidget, UnfoldAdminTextareaWidget, UnfoldBooleanWidget
@@ -53,6 +55,25 @@ class AIModelForm(forms.ModelForm):
                     for message in ValidationError(messages).messages
                 )
         super()._update_errors(errors)
+
+
+class EndpointApprovalForm(forms.Form):
+    """Carries the endpoint the approver was shown, so that a change made meanwhile is not approved unseen."""
+
+    endpoint = forms.CharField(widget=forms.HiddenInput, max_length=2000)
+
+    @staticmethod
+    def encode(endpoint: tuple[str, ...]) -> str:
+        return json.dumps(endpoint)
+
+    def clean_endpoint(self) -> tuple[str, ...]:
+        try:
+            endpoint = json.loads(self.cleaned_data["endpoint"])
+        except ValueError:
+            endpoint = None
+        if not (isinstance(endpoint, list) and all(isinstance(part, str) for part in endpoint)):
+            raise ValidationError("Open the approval page again.")
+        return tuple(endpoint)
 
 
 class ExecutionSwitchForm(forms.Form):

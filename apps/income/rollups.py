@@ -11,7 +11,7 @@ from django.db import connection, transaction
 
 # A task counts once it has run (attempts > 0) and finished; on its finish day, in UTC.
 TRIGGERS_SQL = """
-CREATE FUNCTION income_task_daily_add(t execution_tasks, sign integer) RETURNS void LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION income_task_daily_add(t execution_tasks, sign integer) RETURNS void LANGUAGE sql AS $$
     INSERT INTO income_task_daily AS r (day, ai_model, task_type_id, tasks_run, tasks_succeeded, cost, cost_unknown)
     VALUES ((t.finished_at AT TIME ZONE 'UTC')::date, t.ai_model, t.task_type_id, sign,
             sign * (t.status = 'succeeded')::int, sign * COALESCE(t.cost, 0), sign * (t.cost IS NULL)::int)
@@ -22,7 +22,7 @@ CREATE FUNCTION income_task_daily_add(t execution_tasks, sign integer) RETURNS v
         cost_unknown = r.cost_unknown + EXCLUDED.cost_unknown
 $$;
 
-CREATE FUNCTION income_task_daily_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION income_task_daily_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' AND OLD.finished_at IS NOT NULL AND OLD.attempts > 0 THEN
         PERFORM income_task_daily_add(OLD, -1);
@@ -33,16 +33,16 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER income_task_daily_insert AFTER INSERT ON execution_tasks
+CREATE OR REPLACE TRIGGER income_task_daily_insert AFTER INSERT ON execution_tasks
     FOR EACH ROW WHEN (NEW.finished_at IS NOT NULL) EXECUTE FUNCTION income_task_daily_sync();
-CREATE TRIGGER income_task_daily_update
+CREATE OR REPLACE TRIGGER income_task_daily_update
     AFTER UPDATE OF status, cost, finished_at, attempts, ai_model, task_type_id ON execution_tasks
     FOR EACH ROW WHEN (OLD.finished_at IS NOT NULL OR NEW.finished_at IS NOT NULL)
     EXECUTE FUNCTION income_task_daily_sync();
-CREATE TRIGGER income_task_daily_delete AFTER DELETE ON execution_tasks
+CREATE OR REPLACE TRIGGER income_task_daily_delete AFTER DELETE ON execution_tasks
     FOR EACH ROW WHEN (OLD.finished_at IS NOT NULL) EXECUTE FUNCTION income_task_daily_sync();
 
-CREATE FUNCTION income_daily_add(e income_events, sign integer) RETURNS void LANGUAGE sql AS $$
+CREATE OR REPLACE FUNCTION income_daily_add(e income_events, sign integer) RETURNS void LANGUAGE sql AS $$
     INSERT INTO income_daily AS r (day, currency, ai_model, task_type_id, amount, events)
     VALUES ((e.occurred_at AT TIME ZONE 'UTC')::date, e.currency, e.ai_model, e.task_type_id, sign * e.amount, sign)
     ON CONFLICT ON CONSTRAINT income_daily_key DO UPDATE SET
@@ -50,7 +50,7 @@ CREATE FUNCTION income_daily_add(e income_events, sign integer) RETURNS void LAN
         events = r.events + EXCLUDED.events
 $$;
 
-CREATE FUNCTION income_daily_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION income_daily_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         PERFORM income_daily_add(OLD, -1);
@@ -61,7 +61,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER income_daily_change
+CREATE OR REPLACE TRIGGER income_daily_change
     AFTER INSERT OR DELETE OR UPDATE OF amount, currency, occurred_at, ai_model, task_type_id ON income_events
     FOR EACH ROW EXECUTE FUNCTION income_daily_sync();
 """

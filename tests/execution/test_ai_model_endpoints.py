@@ -8,7 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.execution.models import AIModel
-from apps.execution.services import ai_model_endpoint_approve, ai_model_save, task_create
+from apps.execution.services import ai_model_endpoint, ai_model_endpoint_approve, ai_model_save, task_create
 from tests.execution.factories import TaskTypeFactory, UserFactory
 from tests.fakes.chat_completions import Reply
 
@@ -102,6 +102,41 @@ def test_changing_an_endpoint_withdraws_its_approval_and_a_reviewer_restores_it(
     reasons = list(model.history.values_list("history_change_reason", flat=True))
     assert "endpoint approved by rita-reviewer" in reasons
     assert reasons.count("endpoint set or changed: its tasks wait for an approval") == 2
+
+
+def test_nobody_approves_an_endpoint_they_set_or_one_that_changed_since_they_looked(superuser, reviewer):
+    model = ai_model_save(model=endpoint(api_key_env=ALLOWED), actor=superuser)
+    with pytest.raises(PermissionDenied, match="sam-super set this endpoint: another person approves it"):
+        ai_model_endpoint_approve(model=model, actor=superuser)
+    seen = ai_model_endpoint(model)
+    model.base_url = "https://elsewhere.example/v1"
+    ai_model_save(model=model, actor=superuser)
+    with pytest.raises(ValidationError, match="changed since you looked at it"):
+        ai_model_endpoint_approve(model=model, actor=reviewer, seen=seen)
+    assert not AIModel.objects.get(pk=model.pk).endpoint_approved
+    assert ai_model_endpoint_approve(model=model, actor=reviewer, seen=ai_model_endpoint(model)).endpoint_approved
+
+
+def test_the_approval_page_approves_only_what_it_showed(client, superuser, reviewer):
+    model = ai_model_save(model=endpoint(api_key_env=ALLOWED), actor=superuser)
+    client.force_login(reviewer)
+    url = reverse("admin:execution_aimodel_approve_endpoint", args=[model.pk])
+    shown = client.get(url).context["page_form"]["endpoint"].value()
+    model.base_url = "https://elsewhere.example/v1"
+    ai_model_save(model=model, actor=superuser)
+    assert client.post(url, {"endpoint": shown}).status_code == 302
+    assert not AIModel.objects.get(pk=model.pk).endpoint_approved
+    fresh = client.get(url).context["page_form"]["endpoint"].value()
+    client.post(url, {"endpoint": fresh})
+    assert AIModel.objects.get(pk=model.pk).endpoint_approved_by == reviewer
+
+
+def test_a_model_whose_name_has_a_slash_is_read_back_by_name(operator):
+    AIModel.objects.create(name="Qwen/Qwen2.5-Coder-32B-Instruct", provider="echo")
+    api = APIClient()
+    api.force_authenticate(operator)
+    response = api.get("/api/ai-models/Qwen/Qwen2.5-Coder-32B-Instruct/")
+    assert response.status_code == 200 and response.json()["name"] == "Qwen/Qwen2.5-Coder-32B-Instruct"
 
 
 def test_endpoint_hosts_can_be_limited(settings, superuser):

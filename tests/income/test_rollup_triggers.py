@@ -25,7 +25,8 @@ def test_the_database_runs_the_function_bodies_rollups_py_declares():
 
 
 def test_the_database_has_the_triggers_rollups_py_declares_on_their_tables():
-    declared = set(re.findall(r"CREATE TRIGGER (\w+)\s.*?\sON (\w+)\s.*?EXECUTE FUNCTION (\w+)\(", TRIGGERS_SQL, re.S))
+    statement = r"CREATE (?:OR REPLACE )?TRIGGER (\w+)\s.*?\sON (\w+)\s.*?EXECUTE FUNCTION (\w+)\("
+    declared = set(re.findall(statement, TRIGGERS_SQL, re.S))
     assert declared == {(trigger, table, function) for table, trigger, function in ROLLUP_TRIGGERS}
     with connection.cursor() as cursor:
         cursor.execute(

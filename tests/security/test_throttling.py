@@ -36,14 +36,28 @@ def test_lockout_counts_per_username_from_any_address(client, operator):
     assert login(client, operator.username, PASSWORD, REMOTE_ADDR="198.51.100.7").status_code == 429
 
 
-def test_a_right_password_before_the_limit_logs_in_and_resets_the_count(client, operator):
+def test_a_right_password_before_the_limit_logs_in(client, operator):
     for _ in range(4):
         login(client, operator.username, "wrong")
     assert login(client, operator.username, PASSWORD).status_code == 302
+
+
+def test_logging_in_as_yourself_does_not_clear_your_guesses_at_someone_else(client, operator, reviewer):
+    for _ in range(4):
+        login(client, reviewer.username, "guess")
+    assert login(client, operator.username, PASSWORD).status_code == 302  # the guesser's own account
     client.logout()
-    for _ in range(4):
-        login(client, operator.username, "wrong")
-    assert login(client, operator.username, PASSWORD).status_code == 302
+    assert login(client, reviewer.username, "guess").status_code == 429
+
+
+def test_the_api_keeps_working_unthrottled_while_the_throttle_counts_are_unreachable(operator, ai_model, settings):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}  # dead
+    response = token_client(operator).post("/api/tasks/", {"task_type": "implement_idea", "ai_model": ai_model.name},
+                                           format="json")  # fmt: skip
+    assert response.status_code == 201
+    wrong = APIClient()
+    wrong.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    assert wrong.get("/api/tasks/").status_code == 401
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Writes to execution tasks. Every entry point (admin, API, jobs, importers) goes through these."""
 
-from .ai_models import ai_model_endpoint_approve, ai_model_save
+from .ai_models import ai_model_endpoint, ai_model_endpoint_approve, ai_model_save
 from .bulk import bulk_operation_run, bulk_operation_start, bulk_operations_resume, tasks_apply
 from .control import (
     execution_control,
@@ -25,6 +25,7 @@ from .tasks import (
 )
 
 __all__ = [
+    "ai_model_endpoint",
     "ai_model_endpoint_approve",
     "ai_model_save",
     "bulk_operation_run",

@@ -14,6 +14,7 @@ APPROVE_PERMISSION = "execution.approve_aimodel_endpoint"
 
 
 GUARDED_FIELDS = {"base_url", "api_key_env"}  # where prompts and the key go: setting them needs the permission
+ENDPOINT_CHANGED = "endpoint set or changed: its tasks wait for an approval"  # the history's change reason
 
 
 def ai_model_endpoint_changes(model: AIModel) -> set[str]:
@@ -34,23 +35,35 @@ def ai_model_save(*, model: AIModel, actor=None) -> AIModel:
     model.full_clean()
     if changed:
         model.endpoint_approved_at = model.endpoint_approved_by = None
-        model._change_reason = "endpoint set or changed: its tasks wait for an approval"
+        model._change_reason = ENDPOINT_CHANGED
+    model._history_user = actor  # who, in the history, also outside a request (shell, API tests)
     model.save()
     return model
 
 
+def ai_model_endpoint(model: AIModel) -> tuple[str, ...]:
+    """What an approval approves: the provider, URL and key variable, as the approver saw them."""
+    return tuple(getattr(model, field) for field in ENDPOINT_FIELDS)
+
+
 @transaction.atomic
-def ai_model_endpoint_approve(*, model: AIModel, actor) -> AIModel:
-    """Let tasks run on this model's endpoint again, recording who approved it."""
+def ai_model_endpoint_approve(*, model: AIModel, actor, seen: tuple[str, ...] | None = None) -> AIModel:
+    """Let tasks run on this model's endpoint again, recording who approved it. `seen` is the endpoint the
+    approver was shown: if it changed meanwhile, nothing is approved. Nobody approves an endpoint they set."""
     if not actor.has_perm(APPROVE_PERMISSION):
         raise PermissionDenied(f"{actor} may not approve AI model endpoints")
     locked = AIModel.objects.select_for_update().get(pk=model.pk)
+    if seen is not None and tuple(seen) != ai_model_endpoint(locked):
+        raise ValidationError(f"the endpoint of {locked.name} changed since you looked at it: look again")
+    last_change = locked.history.filter(history_change_reason=ENDPOINT_CHANGED).order_by("-history_id").first()
+    if last_change is not None and last_change.history_user_id == actor.pk:
+        raise PermissionDenied(f"{actor} set this endpoint: another person approves it")
     problems = locked.endpoint_problems()
     if problems:
         raise ValidationError(problems)
     if locked.endpoint_approved:
         raise ValidationError(f"the endpoint of {locked.name} is already approved")
     locked.endpoint_approved_at, locked.endpoint_approved_by = timezone.now(), actor
-    locked._change_reason = f"endpoint approved by {actor}"
+    locked._change_reason, locked._history_user = f"endpoint approved by {actor}", actor
     locked.save(update_fields=["endpoint_approved_at", "endpoint_approved_by", "updated_at"])
     return locked

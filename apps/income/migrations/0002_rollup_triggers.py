@@ -26,13 +26,13 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER income_task_daily_insert AFTER INSERT ON execution_tasks
+CREATE OR REPLACE TRIGGER income_task_daily_insert AFTER INSERT ON execution_tasks
     FOR EACH ROW WHEN (NEW.finished_at IS NOT NULL) EXECUTE FUNCTION income_task_daily_sync();
-CREATE TRIGGER income_task_daily_update
+CREATE OR REPLACE TRIGGER income_task_daily_update
     AFTER UPDATE OF status, cost, finished_at, attempts, ai_model, task_type_id ON execution_tasks
     FOR EACH ROW WHEN (OLD.finished_at IS NOT NULL OR NEW.finished_at IS NOT NULL)
     EXECUTE FUNCTION income_task_daily_sync();
-CREATE TRIGGER income_task_daily_delete AFTER DELETE ON execution_tasks
+CREATE OR REPLACE TRIGGER income_task_daily_delete AFTER DELETE ON execution_tasks
     FOR EACH ROW WHEN (OLD.finished_at IS NOT NULL) EXECUTE FUNCTION income_task_daily_sync();
 
 CREATE OR REPLACE FUNCTION income_daily_add(e income_events, sign integer) RETURNS void LANGUAGE sql AS $$
@@ -54,7 +54,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER income_daily_change
+CREATE OR REPLACE TRIGGER income_daily_change
     AFTER INSERT OR DELETE OR UPDATE OF amount, currency, occurred_at, ai_model, task_type_id ON income_events
     FOR EACH ROW EXECUTE FUNCTION income_daily_sync();
 """
