@@ -113,16 +113,17 @@ REST_FRAMEWORK = {
         "apps.core.api.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",  # the browsable API and docs, with CSRF
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.core.api.AnonymousRateLimit", "rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PARSER_CLASSES": ["apps.core.api.BoundedJSONParser"],
-    # Every endpoint needs a login, and DRF refuses anonymous requests before it counts them: throttles are per
-    # signed-in user, and per client address for wrong tokens (apps.core.api.ThrottledTokenAuthentication).
+    # Per signed-in user here; anonymous requests are counted by a permission (DRF checks permissions before
+    # throttles) and wrong tokens by the authentication (apps.core.api).
     "DEFAULT_THROTTLE_CLASSES": ["apps.core.api.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env("API_THROTTLE_USER", default="600/minute"),  # per token (or session user)
+        "anon": env("API_THROTTLE_ANON", default="30/minute"),  # per client address, without a signed-in user
         "failed_token": env("API_THROTTLE_FAILED_TOKEN", default="20/hour"),  # wrong tokens per client address
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,

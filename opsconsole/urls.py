@@ -11,6 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 from rq.exceptions import NoSuchJobError
 
+from apps.core.api import AnonymousRateLimit
 from apps.core.views import healthz
 from apps.execution.admin import OPERATE_PERMISSION
 from apps.execution.api import AIModelViewSet, TaskViewSet
@@ -59,7 +60,8 @@ api.register("proposals", ProposalViewSet, basename="proposal")
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
-    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]), name="api-schema"),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AnonymousRateLimit, IsAuthenticated]),
+         name="api-schema"),  # fmt: skip
     path("api/", include(api.urls)),
     path("admin/rq/", include((queue_dashboard_urls(), "django_rq"))),
     path("admin/", admin.site.urls),

@@ -7,17 +7,55 @@ from redis import RedisError
 from rest_framework import parsers, permissions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed, ParseError, Throttled
-from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 from .validation import json_problem
 
 logger = logging.getLogger(__name__)
 
 
+class FailOpenThrottleMixin:
+    """The counts live in Redis; an API that must keep taking tasks and reports while Redis is away (they are
+    queued again when it is back) should not answer 500 for a counter."""
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except RedisError:
+            logger.warning("API throttle skipped: Redis unavailable", exc_info=True)
+            return True
+
+
+class UserThrottle(FailOpenThrottleMixin, UserRateThrottle):
+    """Per signed-in user (token or session): rate `user`."""
+
+
+class AnonymousThrottle(FailOpenThrottleMixin, AnonRateThrottle):
+    """Per client address, for requests without a signed-in user: rate `anon`."""
+
+
+class AnonymousRateLimit(permissions.BasePermission):
+    """Counts requests without a signed-in user per client address and answers 429 past the `anon` rate. A
+    permission rather than a throttle because DRF checks permissions first: as a throttle it would never see an
+    anonymous request, each would get its 401 uncounted."""
+
+    def has_permission(self, request, view):
+        if request.user and request.user.is_authenticated:
+            return True
+        throttle = AnonymousThrottle()
+        if not throttle.allow_request(request, view):
+            raise Throttled(wait=throttle.wait())
+        return True
+
+
 class ModelPermissionsWithView(permissions.DjangoModelPermissions):
-    """Reads need the view permission too (DRF's default lets any authenticated user read)."""
+    """What every model endpoint checks: the anonymous rate, a login, then the model permission of the method
+    (reads need the view permission too; DRF's default lets any authenticated user read)."""
 
     perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
+
+    def has_permission(self, request, view):
+        return AnonymousRateLimit().has_permission(request, view) and super().has_permission(request, view)
 
 
 class BoundedJSONParser(parsers.JSONParser):
@@ -33,18 +71,6 @@ class BoundedJSONParser(parsers.JSONParser):
         if problem:
             raise ParseError(f"JSON refused: {problem}")
         return data
-
-
-class UserThrottle(UserRateThrottle):
-    """DRF's per-user rate, failing open: the counts live in Redis, and an API that must keep taking tasks and
-    reports while Redis is away (they are queued again when it is back) should not answer 500 for a counter."""
-
-    def allow_request(self, request, view):
-        try:
-            return super().allow_request(request, view)
-        except RedisError:
-            logger.warning("API throttle skipped: Redis unavailable", exc_info=True)
-            return True
 
 
 class FailedTokenThrottle(SimpleRateThrottle):

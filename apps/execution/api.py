@@ -3,7 +3,7 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
@@ -74,7 +74,7 @@ class AIModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.
     """AI models by name. Creating one goes through `ai_model_save`: the same key-variable allow-list, endpoint
     permission and approval as the admin."""
 
-    permission_classes = [permissions.IsAuthenticated, ModelPermissionsWithView]
+    permission_classes = [ModelPermissionsWithView]
     queryset = AIModel.objects.order_by("name")
     serializer_class = AIModelSerializer
     lookup_field = "name"
@@ -97,7 +97,7 @@ class AIModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.
     ]
 )
 class TaskViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    permission_classes = [permissions.IsAuthenticated, ModelPermissionsWithView]
+    permission_classes = [ModelPermissionsWithView]
     queryset = ExecutionTask.objects.select_related("task_type").order_by("-created_at", "-id")
 
     def get_serializer_class(self):

@@ -93,3 +93,11 @@ def test_wrong_tokens_are_throttled_and_then_even_the_right_one_waits(operator, 
     other_address = APIClient(REMOTE_ADDR="198.51.100.9")
     other_address.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=operator).key}")
     assert other_address.get("/api/tasks/").status_code == 200
+
+
+def test_anonymous_requests_are_counted_per_address_before_their_401(rates):
+    rates(anon="3/minute")
+    api = APIClient()
+    assert [api.get("/api/tasks/").status_code for _ in range(4)] == [401, 401, 401, 429]
+    assert api.get("/api/schema/").status_code == 429  # every endpoint, one count per address
+    assert APIClient(REMOTE_ADDR="198.51.100.9").get("/api/tasks/").status_code == 401
