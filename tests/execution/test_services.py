@@ -69,7 +69,7 @@ def test_every_bad_field_is_named_at_once():
 
 def test_task_and_event_are_one_transaction(ai_model, monkeypatch):
     """If writing the `created` event fails, the task row is rolled back with it."""
-    from apps.execution.services import tasks as services
+    from apps.execution.services import creation as services
 
     def broken_event(**kwargs):
         raise IntegrityError("event table unavailable")

@@ -11,18 +11,12 @@ from .control import (
     execution_release,
     execution_resume,
 )
-from .queueing import jobs_push, sweeper_ensure_scheduled, task_cancel, task_enqueue, tasks_queue, tasks_sweep
+from .creation import task_create, tasks_create_many
+from .queueing import jobs_push, sweeper_ensure_scheduled, task_cancel, task_enqueue, tasks_queue
 from .review import task_approve, task_reject
 from .running import task_cost, task_execute, tasks_recover_lost
-from .tasks import (
-    TaskStateError,
-    event_record,
-    task_create,
-    task_priority_set,
-    task_transition,
-    task_validate,
-    tasks_create_many,
-)
+from .sweep import tasks_sweep
+from .tasks import TaskStateError, event_record, task_priority_set, task_transition, task_validate
 
 __all__ = [
     "ai_model_endpoint",

@@ -15,7 +15,7 @@ from django.utils import timezone
 from redis import RedisError
 
 from ..models import ExecutionEvent, ExecutionTask
-from .control import execution_paused
+from .tasks import TaskStateError, event_record, task_transition
 
 logger = logging.getLogger(__name__)
 
@@ -140,25 +140,6 @@ def queued_tasks_without_live_job(*, older_than: timedelta) -> list[int]:
     return [pk for (pk, _), status in zip(tasks, statuses, strict=True) if status not in LIVE_JOB_STATUSES]
 
 
-def tasks_sweep() -> dict[str, int]:
-    """Put every task back on track: enqueue pending ones, re-push queued ones that lost their job, and
-    settle running ones whose worker died. Safe to run any number of times, from anywhere."""
-    from .bulk import bulk_operations_resume
-    from .running import tasks_recover_lost
-
-    pending = ExecutionTask.objects.filter(status=Status.PENDING).order_by("-priority", "created_at")
-    pending_ids = list(pending.values_list("pk", flat=True)[: settings.EXECUTION_SWEEP_BATCH])
-    tasks_queue(task_ids=pending_ids, from_status=Status.PENDING, message="enqueued by the sweeper")
-    # Counted after the commit: a push Redis refused has put its tasks back to pending.
-    report = {"enqueued": ExecutionTask.objects.filter(pk__in=pending_ids, status=Status.QUEUED).count(), "repushed": 0}
-    if not execution_paused():
-        orphans = queued_tasks_without_live_job(older_than=timedelta(seconds=settings.EXECUTION_ORPHAN_AGE_SECONDS))
-        report["repushed"] = jobs_push(task_ids=orphans)
-    report["recovered"] = tasks_recover_lost()
-    report["bulk_resumed"] = bulk_operations_resume()
-    return report
-
-
 def sweeper_schedule(*, delay_seconds: float | None = None) -> None:
     """Schedule the next sweep on the RQ scheduler (the worker runs with --with-scheduler)."""
     delay = settings.EXECUTION_SWEEP_INTERVAL_SECONDS if delay_seconds is None else delay_seconds
@@ -178,8 +159,6 @@ def sweeper_ensure_scheduled() -> None:
 def task_cancel(*, task: ExecutionTask, actor=None) -> ExecutionTask:
     """Cancel a task that has not finished: a waiting one at once (its job leaves the queue), a running one
     at its next safe point."""
-    from .tasks import TaskStateError, event_record, task_transition
-
     task = ExecutionTask.objects.select_for_update().get(pk=task.pk)
     if task.status == Status.RUNNING:
         ExecutionTask.objects.filter(pk=task.pk).update(cancel_requested=True)

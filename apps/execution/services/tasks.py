@@ -1,4 +1,4 @@
-"""Writes to execution tasks. Every entry point (admin, API, importers) creates and moves tasks here."""
+"""The lowest layer of task writes: validation, the timeline, the status move; creation is in `creation`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
 from apps.core.validation import json_problem, text_problem
 
@@ -64,7 +62,7 @@ def _name_problem(value: str) -> str | None:
     return text_problem(value)
 
 
-def _payload_check(payload: Any, errors: dict[str, str]) -> dict:
+def payload_check(payload: Any, errors: dict[str, str]) -> dict:
     if payload is None:
         return {}
     if not isinstance(payload, dict):
@@ -101,44 +99,11 @@ def task_validate(
     errors: dict[str, str] = {}
     resolved_ai_model = _ai_model_resolve(ai_model, errors)
     resolved_task_type = _task_type_resolve(task_type, errors)
-    checked_payload = _payload_check(payload, errors)
+    checked_payload = payload_check(payload, errors)
     checked_priority = _priority_check(priority, errors)
     if errors:
         raise ValidationError(errors)
     return resolved_task_type, resolved_ai_model, checked_payload, checked_priority
-
-
-@transaction.atomic
-def task_create(
-    *,
-    task_type: TaskType | str | None,
-    ai_model: AIModel | str | None,
-    payload: Any = None,
-    priority: Any = 0,
-    created_by: AbstractBaseUser | None = None,
-    enqueue: bool = True,
-) -> ExecutionTask:
-    """Create a task and its `created` event together and queue it (its job goes to Redis on commit);
-    tasks needing review start as `needs_review` and wait for a reviewer instead."""
-    resolved_task_type, resolved_ai_model, checked_payload, checked_priority = task_validate(
-        task_type=task_type, ai_model=ai_model, payload=payload, priority=priority
-    )
-    status = ExecutionTask.Status.NEEDS_REVIEW if resolved_task_type.needs_review else ExecutionTask.Status.PENDING
-    task = ExecutionTask.objects.create(
-        task_type=resolved_task_type,
-        ai_model=resolved_ai_model,
-        payload=checked_payload,
-        priority=checked_priority,
-        status=status,
-        created_by=acting_user(created_by),
-    )
-    event_record(task=task, kind=ExecutionEvent.Kind.CREATED, actor=task.created_by, message=f"status {status}")
-    if enqueue and status == ExecutionTask.Status.PENDING:
-        from .queueing import tasks_queue
-
-        tasks_queue(task_ids=[task.pk], from_status=status, actor=task.created_by)
-        task.refresh_from_db()
-    return task
 
 
 def event_record(
@@ -190,43 +155,3 @@ def task_transition(*, task: ExecutionTask, to: str, refresh: bool = True, **cha
         for name, value in changes.items():
             setattr(task, name, value)
     return task
-
-
-@transaction.atomic
-def tasks_create_many(
-    *,
-    task_type: TaskType | str | None,
-    ai_model: AIModel | str | None,
-    payloads: list[Any],
-    priority: Any = 0,
-    created_by: AbstractBaseUser | None = None,
-) -> list[int]:
-    """Create many tasks of one type on one model with their `created` events in one transaction, then queue
-    them together (one Redis round trip on commit). All or nothing: one bad payload refuses the batch."""
-    resolved_task_type, resolved_ai_model, _, checked_priority = task_validate(
-        task_type=task_type, ai_model=ai_model, payload={}, priority=priority
-    )
-    errors: dict[str, str] = {}
-    checked = [_payload_check(payload, errors) for payload in payloads]
-    if errors:
-        raise ValidationError({"payloads": f"every payload must be a JSON object: {errors['payload']}"})
-    status = ExecutionTask.Status.NEEDS_REVIEW if resolved_task_type.needs_review else ExecutionTask.Status.PENDING
-    creator = acting_user(created_by)
-    tasks = ExecutionTask.objects.bulk_create(
-        ExecutionTask(
-            task_type=resolved_task_type, ai_model=resolved_ai_model, payload=payload, priority=checked_priority,
-            status=status, created_by=creator,
-        )
-        for payload in checked
-    )  # fmt: skip
-    ExecutionEvent.objects.bulk_create(
-        ExecutionEvent(task=task, kind=ExecutionEvent.Kind.CREATED, ai_model=task.ai_model_id, actor=creator,
-                       message=f"status {status}")
-        for task in tasks
-    )  # fmt: skip
-    ids = [task.pk for task in tasks]
-    if status == ExecutionTask.Status.PENDING:
-        from .queueing import tasks_queue
-
-        tasks_queue(task_ids=ids, from_status=status, actor=creator)
-    return ids
