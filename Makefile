@@ -24,6 +24,7 @@ test: $(INSTALLED) lint
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 # Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
 browser-deps:

@@ -182,8 +182,45 @@ def raise_stop(signum, frame):
     raise Stop(signal.Signals(signum).name)
 
 
+CONSOLE_PROCESSES = (["runserver", WEB_ADDRESS], ["rqworker", "default"], ["cron"])
+RESTART_GIVE_UP = 3  # a process that dies this many times in a row within seconds of starting is broken
+
+
+def supervise(children: list[subprocess.Popen], commands: list[list[str]], env: dict[str, str]) -> None:
+    """Start each command and restart it whenever it exits (as systemd's Restart=always does in production);
+    give up, and return, when one keeps dying right after it starts."""
+    started: dict[int, float] = {}
+    quick_deaths: dict[int, int] = {}
+
+    def start(index: int) -> None:
+        child = subprocess.Popen(commands[index], env=env, cwd=ROOT, start_new_session=True)
+        if index < len(children):
+            children[index] = child
+        else:
+            children.append(child)
+        started[index] = time.monotonic()
+
+    for index in range(len(commands)):
+        start(index)
+    log(f"admin at http://{WEB_ADDRESS}/admin/ - press Ctrl-C to stop")
+    while True:
+        time.sleep(0.5)
+        for index, child in enumerate(children):
+            if child.poll() is None:
+                continue
+            lived = time.monotonic() - started[index]
+            quick_deaths[index] = quick_deaths.get(index, 0) + 1 if lived < 10 else 1
+            name = " ".join(commands[index][2:])
+            if quick_deaths[index] >= RESTART_GIVE_UP:
+                log(f"`manage.py {name}` keeps exiting ({child.returncode}); stopping")
+                return
+            log(f"`manage.py {name}` exited with {child.returncode} after {lived:.0f} s; restarting it")
+            start(index)
+
+
 def run_console() -> int:
-    """Migrate, make the dev superuser, then serve the admin and run one worker until stopped."""
+    """Migrate, make the dev superuser, then serve the admin, run a worker and the cron scheduler (each
+    restarted if it exits) until stopped."""
     signal.signal(signal.SIGTERM, raise_stop)
     signal.signal(signal.SIGINT, raise_stop)
     children: list[subprocess.Popen] = []
@@ -194,14 +231,7 @@ def run_console() -> int:
                 manage(env, "migrate", "--noinput")
                 manage(env, "ensure_dev_superuser")
                 manage_py = [sys.executable, str(ROOT / "manage.py")]
-                for args in (["runserver", WEB_ADDRESS], ["rqworker", "--with-scheduler", "default"]):
-                    child = subprocess.Popen([*manage_py, *args], env=env, cwd=ROOT, start_new_session=True)
-                    children.append(child)
-                log(f"admin at http://{WEB_ADDRESS}/admin/ - press Ctrl-C to stop")
-                while all(child.poll() is None for child in children):
-                    time.sleep(0.5)
-                exited = next(child for child in children if child.poll() is not None)
-                log(f"`manage.py {exited.args[2]}` exited with {exited.returncode}; stopping")
+                supervise(children, [[*manage_py, *args] for args in CONSOLE_PROCESSES], env)
                 return 1
             except Stop as stop:
                 log(f"{stop}: stopping web server, worker and embedded servers")

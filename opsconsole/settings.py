@@ -39,7 +39,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "axes",
-    # apps.core before django_rq: its `rqworker` command wraps django-rq's with the schema guard.
+    # Our apps before django_rq: apps.execution's `rqworker` wraps django-rq's (schema guard, Redis outages).
     "apps.core",
     "apps.execution",
     "apps.proposals",
@@ -181,6 +181,7 @@ EXECUTION_RETRY_BACKOFF_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_SECONDS", d
 EXECUTION_RETRY_BACKOFF_MAX_SECONDS = env.float("EXECUTION_RETRY_BACKOFF_MAX_SECONDS", default=600)
 EXECUTION_GRACE_SECONDS = env.int("EXECUTION_GRACE_SECONDS", default=60)  # past a task's timeout: worker lost
 EXECUTION_SWEEP_INTERVAL_SECONDS = env.int("EXECUTION_SWEEP_INTERVAL_SECONDS", default=30)
+CRON_CONFIG = "opsconsole.cron"  # every periodic job; `manage.py cron` runs them
 EXECUTION_SWEEP_BATCH = env.int("EXECUTION_SWEEP_BATCH", default=5000)
 EXECUTION_ORPHAN_AGE_SECONDS = env.int("EXECUTION_ORPHAN_AGE_SECONDS", default=30)
 EXECUTION_RESULT_TTL_SECONDS = env.int("EXECUTION_RESULT_TTL_SECONDS", default=3600)

@@ -1,7 +1,6 @@
-"""RQ jobs: ids in, one service call, nothing else."""
+"""RQ jobs: ids in, one service call, nothing else. Periodic ones are registered in `cron`."""
 
 from .services import bulk_operation_run, task_execute, tasks_sweep
-from .services.queueing import sweeper_schedule
 
 
 def run_execution(task_id: int) -> str:
@@ -9,10 +8,7 @@ def run_execution(task_id: int) -> str:
 
 
 def sweep_executions() -> dict[str, int]:
-    try:
-        return tasks_sweep()
-    finally:
-        sweeper_schedule()  # the next link of the chain, even when this sweep failed
+    return tasks_sweep()
 
 
 def run_bulk_operation(operation_id: int) -> str:

@@ -161,27 +161,15 @@ class TaskStatus(models.TextChoices):
 class ExecutionTask(models.Model):
     """One unit of AI work on one `ai_model`.
 
-    Status state machine (``TRANSITIONS``; enforced only by ``services.task_transition``)::
+    Status changes only through ``services.transitions.tasks_transition``, whose ``TRANSITIONS`` table lists
+    the allowed moves::
 
         needs_review --approve--> pending <-enqueue--> queued --claim--> running --> succeeded
              |                       |                   |                  |------> failed --retry--> queued
              +--reject--> cancelled <+-------------------+------------------+------> queued (automatic retry)
-
-    ``succeeded`` and ``cancelled`` are final: such a task never runs again. ``queued -> pending`` is taken
-    when Redis refused the job; the sweeper enqueues it again.
     """
 
     Status = TaskStatus
-
-    TRANSITIONS: dict[str, frozenset[str]] = {
-        Status.NEEDS_REVIEW: frozenset({Status.PENDING, Status.CANCELLED}),
-        Status.PENDING: frozenset({Status.QUEUED, Status.CANCELLED}),
-        Status.QUEUED: frozenset({Status.RUNNING, Status.PENDING, Status.CANCELLED}),
-        Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.QUEUED, Status.CANCELLED}),
-        Status.FAILED: frozenset({Status.QUEUED}),
-        Status.SUCCEEDED: frozenset(),
-        Status.CANCELLED: frozenset(),
-    }
 
     task_type = models.ForeignKey(TaskType, on_delete=models.PROTECT, related_name="tasks", db_index=False)
     ai_model = models.ForeignKey(
@@ -248,14 +236,6 @@ class ExecutionTask(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.task_type_id and self.task_type} on {self.ai_model_id}"
-
-    @classmethod
-    def statuses_leading_to(cls, status: str) -> list[str]:
-        return [source for source, targets in cls.TRANSITIONS.items() if status in targets]
-
-    @property
-    def is_final(self) -> bool:
-        return not self.TRANSITIONS[self.status]
 
 
 class ExecutionEvent(models.Model):

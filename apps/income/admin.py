@@ -13,7 +13,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from apps.core.admin_site import HistoryAdmin
-from apps.offers.currencies import currency_decimals
+from apps.core.money import currency_decimals
 
 from .forms import ManualIncomeForm, RoiPeriodForm
 from .models import IncomeEvent

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from apps.offers.currencies import CURRENCY_CHOICES
+from apps.core.money import CURRENCY_CHOICES
 
 from .models import IncomeEvent
 from .services import manual_entry_validate

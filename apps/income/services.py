@@ -18,7 +18,7 @@ from djstripe.models import Price, WebhookEventTrigger
 from rq import Retry
 
 from apps.execution.models import AIModel, ExecutionTask, TaskType
-from apps.offers.currencies import amount_from_minor_units, currency_decimals
+from apps.core.money import amount_from_minor_units, currency_decimals
 from apps.offers.models import OfferTemplate
 
 from .models import IncomeEvent

@@ -6,7 +6,7 @@ from simple_history.models import HistoricalRecords
 
 from apps.execution.models import AIModel, TaskType
 
-from .currencies import CURRENCY_CHOICES, amount_problems
+from apps.core.money import CURRENCY_CHOICES, amount_problems
 
 # Fields whose change must reach Stripe; any of them changing makes a new `version` to publish.
 STRIPE_FIELDS = ("name", "description", "price", "currency", "billing", "is_active", "task_type_id", "ai_model_id")

@@ -19,7 +19,7 @@ from djstripe.exceptions import InvalidStripeAPIKey
 from djstripe.settings import djstripe_settings
 from redis import RedisError
 
-from .currencies import amount_to_minor_units
+from apps.core.money import amount_to_minor_units
 from .models import STRIPE_FIELDS, OfferTemplate
 
 logger = logging.getLogger(__name__)

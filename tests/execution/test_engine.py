@@ -19,7 +19,7 @@ from apps.execution.services import (
     tasks_recover_lost,
     tasks_sweep,
 )
-from apps.execution.services.queueing import RUN_JOB
+from apps.execution.services.rqjobs import RUN_JOB
 from tests.fakes.chat_completions import Reply
 
 from .conftest import worker_start

@@ -71,10 +71,10 @@ def test_task_and_event_are_one_transaction(ai_model, monkeypatch):
     """If writing the `created` event fails, the task row is rolled back with it."""
     from apps.execution.services import creation as services
 
-    def broken_event(**kwargs):
+    def broken_event(*args, **kwargs):
         raise IntegrityError("event table unavailable")
 
-    monkeypatch.setattr(services, "event_record", broken_event)
+    monkeypatch.setattr(services, "task_created_record", broken_event)
     with pytest.raises(IntegrityError):
         task_create(task_type="implement_idea", ai_model=ai_model.name)
     assert nothing_written()
@@ -114,7 +114,7 @@ def test_ai_model_column_references_ai_model_names():
 
 def test_allowed_transition_moves_the_task(ai_model):
     task = task_create(task_type="implement_idea", ai_model=ai_model, enqueue=False)
-    task_transition(task=task, to="queued")
+    task_transition(task, to="queued", event="queued")
     assert task.status == "queued"
 
 
@@ -125,15 +125,15 @@ def test_transition_not_in_the_state_machine_is_refused(ai_model, start, target)
     task = task_create(task_type="implement_idea", ai_model=ai_model)
     ExecutionTask.objects.filter(pk=task.pk).update(status=start)
     with pytest.raises(TaskStateError, match=f"cannot move from {start} to {target}"):
-        task_transition(task=task, to=target)
+        task_transition(task, to=target, event="queued")
     assert ExecutionTask.objects.get(pk=task.pk).status == start
 
 
 def test_second_claim_of_the_same_task_loses(ai_model):
     task = task_create(task_type="implement_idea", ai_model=ai_model, enqueue=False)
-    task_transition(task=task, to="queued")
+    task_transition(task, to="queued", event="queued")
     stale_copy = ExecutionTask.objects.get(pk=task.pk)
-    task_transition(task=task, to="running")
-    task_transition(task=task, to="succeeded")
+    task_transition(task, to="running", event="started")
+    task_transition(task, to="succeeded", event="completed")
     with pytest.raises(TaskStateError):
-        task_transition(task=stale_copy, to="running")
+        task_transition(stale_copy, to="running", event="started")

@@ -1,31 +1,40 @@
-"""Writes to execution tasks. Every entry point (admin, API, jobs, importers) goes through these."""
+"""Writes to execution tasks. Every entry point (admin, API, jobs, importers) goes through these.
+
+Layers, lowest first (import-linter checks that imports only point down; see .importlinter):
+transitions, rqjobs, selectors, validation -> the use cases (creation, queueing, review, running, cancel,
+control, priority, ai_models) -> bulk -> sweep.
+"""
 
 from .ai_models import ai_model_endpoint, ai_model_endpoint_approve, ai_model_save
 from .bulk import bulk_operation_run, bulk_operation_start, bulk_operations_resume, tasks_apply
+from .cancel import task_cancel
 from .control import (
     execution_control,
     execution_hold_register,
     execution_holds,
     execution_pause,
-    execution_paused,
     execution_release,
     execution_resume,
 )
 from .creation import task_create, tasks_create_many
-from .queueing import jobs_push, sweeper_ensure_scheduled, task_cancel, task_enqueue, tasks_queue
+from .priority import task_priority_set
+from .queueing import jobs_push, task_enqueue, tasks_queue
 from .review import task_approve, task_reject
-from .running import task_cost, task_execute, tasks_recover_lost
-from .sweep import tasks_sweep
-from .tasks import TaskStateError, event_record, task_priority_set, task_transition, task_validate
+from .running import task_cost, task_execute
+from .selectors import execution_paused
+from .sweep import tasks_recover_lost, tasks_sweep
+from .transitions import TRANSITIONS, TaskStateError, event_record, task_transition, tasks_transition
+from .validation import task_validate
 
 __all__ = [
+    "TRANSITIONS",
+    "TaskStateError",
     "ai_model_endpoint",
     "ai_model_endpoint_approve",
     "ai_model_save",
     "bulk_operation_run",
     "bulk_operation_start",
     "bulk_operations_resume",
-    "TaskStateError",
     "event_record",
     "execution_control",
     "execution_hold_register",
@@ -35,7 +44,6 @@ __all__ = [
     "execution_release",
     "execution_resume",
     "jobs_push",
-    "sweeper_ensure_scheduled",
     "task_approve",
     "task_cancel",
     "task_cost",
@@ -51,4 +59,5 @@ __all__ = [
     "tasks_queue",
     "tasks_recover_lost",
     "tasks_sweep",
+    "tasks_transition",
 ]

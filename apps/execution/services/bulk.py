@@ -11,16 +11,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from redis import RedisError
 
 from ..models import BulkOperation, ExecutionTask
-from .queueing import LIVE_JOB_STATUSES, _job_statuses, execution_queue, task_cancel, tasks_queue
+from .cancel import task_cancel
+from .queueing import tasks_queue
 from .review import REVIEW_PERMISSION, task_approve, task_reject
-from .tasks import TaskStateError, acting_user
+from .rqjobs import LIVE_JOB_STATUSES, REDIS_ERRORS, bulk_job_enqueue, job_statuses
+from .transitions import TaskStateError, acting_user
 
 logger = logging.getLogger(__name__)
 Action = BulkOperation.Action
-BULK_JOB = "apps.execution.jobs.run_bulk_operation"
 PROBLEMS_KEPT = 100
 
 
@@ -53,8 +53,8 @@ def bulk_operation_start(
 
 def _bulk_job_push(operation: BulkOperation) -> None:
     try:
-        execution_queue().enqueue(BULK_JOB, operation.pk, job_id=operation.rq_job_id, job_timeout=3600, result_ttl=3600)
-    except (RedisError, OSError) as error:
+        bulk_job_enqueue(operation_id=operation.pk, job_id=operation.rq_job_id)
+    except REDIS_ERRORS as error:
         logger.warning("bulk operation %s not started: %s", operation.pk, error)
         BulkOperation.objects.filter(pk=operation.pk).update(
             status=BulkOperation.Status.FAILED, finished_at=timezone.now(),
@@ -134,7 +134,7 @@ def bulk_operations_resume() -> int:
         .exclude(rq_job_id="")
         .values_list("pk", "rq_job_id")
     )
-    statuses = _job_statuses([job_id for _, job_id in unfinished]) if unfinished else []
+    statuses = job_statuses([job_id for _, job_id in unfinished])
     lost = [pk for (pk, _), status in zip(unfinished, statuses, strict=True) if status not in LIVE_JOB_STATUSES]
     for operation in BulkOperation.objects.filter(pk__in=lost):
         _bulk_job_push(operation)

@@ -10,7 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import ExecutionControl
-from .tasks import acting_user
+from .queueing import jobs_push
+from .selectors import queued_tasks_without_live_job
+from .transitions import acting_user
 
 HoldCheck = Callable[[], list[str]]
 _hold_checks: list[HoldCheck] = []
@@ -28,10 +30,6 @@ def execution_holds() -> list[str]:
 
 def execution_control() -> ExecutionControl:
     return ExecutionControl.objects.get_or_create(pk=ExecutionControl.SINGLETON_ID)[0]
-
-
-def execution_paused() -> bool:
-    return ExecutionControl.objects.filter(pk=ExecutionControl.SINGLETON_ID, paused=True).exists()
 
 
 def _switch(*, paused: bool, actor, reason: str, pulled_by: str = "") -> ExecutionControl:
@@ -63,8 +61,6 @@ def execution_pause(*, actor, reason: str, pulled_by: str = "") -> ExecutionCont
 def execution_resume(*, actor, reason: str) -> ExecutionControl:
     """Start tasks again, unless a feature still holds execution; queued tasks whose jobs ran while paused are
     pushed again after commit."""
-    from .queueing import jobs_push, queued_tasks_without_live_job
-
     holds = execution_holds()
     if holds:
         raise ValidationError({"reason": f"Execution cannot resume yet: {'; '.join(holds)}."})

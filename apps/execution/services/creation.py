@@ -8,9 +8,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..models import AIModel, ExecutionEvent, ExecutionTask, TaskType
+from ..models import AIModel, ExecutionTask, TaskType
 from .queueing import tasks_queue
-from .tasks import acting_user, event_record, payload_check, task_validate
+from .transitions import acting_user, task_created_record
+from .validation import payload_check, task_validate
 
 
 @transaction.atomic
@@ -37,7 +38,7 @@ def task_create(
         status=status,
         created_by=acting_user(created_by),
     )
-    event_record(task=task, kind=ExecutionEvent.Kind.CREATED, actor=task.created_by, message=f"status {status}")
+    task_created_record([task], actor=task.created_by)
     if enqueue and status == ExecutionTask.Status.PENDING:
         tasks_queue(task_ids=[task.pk], from_status=status, actor=task.created_by)
         task.refresh_from_db()
@@ -71,11 +72,7 @@ def tasks_create_many(
         )
         for payload in checked
     )  # fmt: skip
-    ExecutionEvent.objects.bulk_create(
-        ExecutionEvent(task=task, kind=ExecutionEvent.Kind.CREATED, ai_model=task.ai_model_id, actor=creator,
-                       message=f"status {status}")
-        for task in tasks
-    )  # fmt: skip
+    task_created_record(tasks, actor=creator)
     ids = [task.pk for task in tasks]
     if status == ExecutionTask.Status.PENDING:
         tasks_queue(task_ids=ids, from_status=status, actor=creator)

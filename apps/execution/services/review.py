@@ -7,9 +7,10 @@ from django.db import transaction
 
 from ..models import ExecutionEvent, ExecutionTask
 from .queueing import tasks_queue
-from .tasks import event_record, task_transition
+from .transitions import task_transition
 
 REVIEW_PERMISSION = "execution.review_executiontask"
+Status = ExecutionTask.Status
 
 
 def _reviewer_check(*, task: ExecutionTask, reviewer) -> None:
@@ -23,9 +24,11 @@ def _reviewer_check(*, task: ExecutionTask, reviewer) -> None:
 def task_approve(*, task: ExecutionTask, reviewer, comment: str = "") -> ExecutionTask:
     """Record who approved and when (an `approved` event), then queue the task."""
     _reviewer_check(task=task, reviewer=reviewer)
-    task_transition(task=task, to=ExecutionTask.Status.PENDING)
-    event_record(task=task, kind=ExecutionEvent.Kind.APPROVED, actor=reviewer, message=comment)
-    tasks_queue(task_ids=[task.pk], from_status=ExecutionTask.Status.PENDING, actor=reviewer)
+    task_transition(
+        task, to=Status.PENDING, event=ExecutionEvent.Kind.APPROVED, sources=[Status.NEEDS_REVIEW], actor=reviewer,
+        message=comment, refresh=False,
+    )  # fmt: skip
+    tasks_queue(task_ids=[task.pk], from_status=Status.PENDING, actor=reviewer)
     task.refresh_from_db()
     return task
 
@@ -34,6 +37,7 @@ def task_approve(*, task: ExecutionTask, reviewer, comment: str = "") -> Executi
 def task_reject(*, task: ExecutionTask, reviewer, comment: str = "") -> ExecutionTask:
     """Cancel a task that needs review, with the reviewer's reason."""
     _reviewer_check(task=task, reviewer=reviewer)
-    task_transition(task=task, to=ExecutionTask.Status.CANCELLED)
-    event_record(task=task, kind=ExecutionEvent.Kind.REJECTED, actor=reviewer, message=comment)
-    return task
+    return task_transition(
+        task, to=Status.CANCELLED, event=ExecutionEvent.Kind.REJECTED, sources=[Status.NEEDS_REVIEW], actor=reviewer,
+        message=comment,
+    )  # fmt: skip

@@ -5,21 +5,22 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F
+from django.db.models import Exists, F, Q
 from django.utils import timezone
 
 from ..executors import ExecutorError, ExecutorOutput, executor_run
-from ..models import AIModel, ExecutionControl, ExecutionEvent, ExecutionTask
-from .queueing import _job_statuses, jobs_push
-from .tasks import TaskStateError, event_record, task_transition
+from ..models import AIModel, ExecutionEvent, ExecutionTask
+from .queueing import jobs_push
+from .selectors import paused_switch
+from .transitions import tasks_transition
 
 logger = logging.getLogger(__name__)
 Status = ExecutionTask.Status
+Kind = ExecutionEvent.Kind
 MILLION = Decimal(1_000_000)
 
 
@@ -32,22 +33,18 @@ def task_cost(*, ai_model: AIModel, input_tokens: int | None, output_tokens: int
 
 
 def task_claim(*, task_id: int) -> ExecutionTask | None:
-    """Take a queued task for this worker: one conditional UPDATE that also checks the pause switch, and the
-    `started` event, in one commit. None if another worker got it first, it was cancelled or finished
-    meanwhile, or execution is paused (it then stays queued until resumed)."""
-    paused = ExecutionControl.objects.filter(pk=ExecutionControl.SINGLETON_ID, paused=True)
-    with transaction.atomic():
-        claimed = (
-            ExecutionTask.objects.filter(pk=task_id, status=Status.QUEUED, cancel_requested=False)
-            .filter(~Exists(paused))
-            .update(status=Status.RUNNING, started_at=timezone.now(), finished_at=None, attempts=F("attempts") + 1)
-        )
-        if not claimed:
-            logger.info("task %s not claimed (taken, finished, cancelled, or execution paused)", task_id)
-            return None
-        task = ExecutionTask.objects.select_related("task_type", "ai_model").get(pk=task_id)
-        event_record(task=task, kind=ExecutionEvent.Kind.STARTED, message=f"attempt {task.attempts}")
-    return task
+    """Take a queued task for this worker: one statement moves it to running (if it is not cancelled and
+    execution is not paused) and records the `started` event. None if another worker got it first, it was
+    cancelled or finished meanwhile, or execution is paused (it then stays queued until resumed)."""
+    moved = tasks_transition(
+        [task_id], to=Status.RUNNING, event=Kind.STARTED, sources=[Status.QUEUED], message="attempt {attempts}",
+        where=Q(cancel_requested=False) & ~Exists(paused_switch()),
+        changes={"started_at": timezone.now(), "finished_at": None, "attempts": F("attempts") + 1},
+    )  # fmt: skip
+    if not moved:
+        logger.info("task %s not claimed (taken, finished, cancelled, or execution paused)", task_id)
+        return None
+    return ExecutionTask.objects.select_related("task_type", "ai_model").get(pk=task_id)
 
 
 def task_execute(*, task_id: int) -> str:
@@ -66,41 +63,39 @@ def task_execute(*, task_id: int) -> str:
     return task_record_success(task=task, output=output, duration_ms=int((time.perf_counter() - started) * 1000))
 
 
-def _stop_if_cancel_requested(task: ExecutionTask, duration_ms: int | None) -> bool:
+def _cancel_if_requested(task: ExecutionTask, duration_ms: int | None) -> bool:
     """The safe point: a cancellation asked for while the task ran takes effect here."""
-    if not task.cancel_requested:
-        return False
-    task_transition(task=task, to=Status.CANCELLED, finished_at=timezone.now(), duration_ms=duration_ms)
-    event_record(
-        task=task, kind=ExecutionEvent.Kind.CANCELLED, message="stopped at a safe point", duration_ms=duration_ms
-    )
-    return True
+    moved = tasks_transition(
+        [task.pk], to=Status.CANCELLED, event=Kind.CANCELLED, sources=[Status.RUNNING], where=Q(cancel_requested=True),
+        message="stopped at a safe point", duration_ms=duration_ms,
+        changes={"finished_at": timezone.now(), "duration_ms": duration_ms},
+    )  # fmt: skip
+    return bool(moved)
 
 
-@transaction.atomic
 def task_record_success(*, task: ExecutionTask, output: ExecutorOutput, duration_ms: int) -> str:
-    """Store result, usage, cost and duration with a `completed` event."""
-    task = ExecutionTask.objects.select_for_update().select_related("ai_model").get(pk=task.pk)
-    if task.status != Status.RUNNING:
-        return f"already {task.status}"
-    if _stop_if_cancel_requested(task, duration_ms):
-        return "cancelled"
+    """Store result, usage, cost and duration with a `completed` event: one statement, unless a cancellation
+    was asked for meanwhile."""
     cost = task_cost(ai_model=task.ai_model, input_tokens=output.input_tokens, output_tokens=output.output_tokens)
-    task_transition(
-        task=task,
-        to=Status.SUCCEEDED,
-        refresh=False,
-        result=output.result,
-        input_tokens=output.input_tokens,
-        output_tokens=output.output_tokens,
-        cost=cost,
-        finished_at=timezone.now(),
-        duration_ms=duration_ms,
-        error="",
-    )
     usage = f"{output.input_tokens} in / {output.output_tokens} out tokens, cost {'unknown' if cost is None else cost}"
-    event_record(task=task, kind=ExecutionEvent.Kind.COMPLETED, message=usage, duration_ms=duration_ms)
-    return "succeeded"
+    moved = tasks_transition(
+        [task.pk], to=Status.SUCCEEDED, event=Kind.COMPLETED, sources=[Status.RUNNING], where=Q(cancel_requested=False),
+        message=usage, duration_ms=duration_ms,
+        changes={
+            "result": output.result, "input_tokens": output.input_tokens, "output_tokens": output.output_tokens,
+            "cost": cost, "finished_at": timezone.now(), "duration_ms": duration_ms, "error": "",
+        },
+    )  # fmt: skip
+    if moved:
+        return "succeeded"
+    return _settled_otherwise(task, duration_ms)
+
+
+def _settled_otherwise(task: ExecutionTask, duration_ms: int | None) -> str:
+    if _cancel_if_requested(task, duration_ms):
+        return "cancelled"
+    current = ExecutionTask.objects.filter(pk=task.pk).values_list("status", flat=True).first()
+    return f"already {current}"
 
 
 def retry_delay_seconds(attempt: int) -> float:
@@ -111,52 +106,31 @@ def retry_delay_seconds(attempt: int) -> float:
 @transaction.atomic
 def task_record_failure(*, task: ExecutionTask, error: str, duration_ms: int | None, retry: bool = True) -> str:
     """Retry with backoff while attempts remain (a `retried` event), else fail (a `failed` event)."""
-    task = ExecutionTask.objects.select_for_update().select_related("task_type").get(pk=task.pk)
-    if task.status != Status.RUNNING:
-        return f"already {task.status}"
-    if _stop_if_cancel_requested(task, duration_ms):
+    current = (
+        ExecutionTask.objects.select_for_update()
+        .filter(pk=task.pk)
+        .values_list("status", "attempts", "cancel_requested", "task_type__max_attempts")
+        .first()
+    )
+    if current is None or current[0] != Status.RUNNING:
+        return f"already {current[0] if current else 'deleted'}"
+    _status, attempts, cancel_requested, max_attempts = current
+    if cancel_requested and _cancel_if_requested(task, duration_ms):
         return "cancelled"
-    attempts_left = task.task_type.max_attempts - task.attempts
-    if retry and attempts_left > 0:
-        delay = retry_delay_seconds(task.attempts)
-        task_transition(
-            task=task,
-            to=Status.QUEUED,
-            error=error,
+    if retry and attempts < max_attempts:
+        delay = retry_delay_seconds(attempts)
+        tasks_transition(
+            [task.pk], to=Status.QUEUED, event=Kind.RETRIED, sources=[Status.RUNNING], error=error,
             duration_ms=duration_ms,
-            queued_at=timezone.now(),
-            rq_job_id=f"task-{task.pk}-{task.attempts + 1}",
-        )
-        message = f"attempt {task.attempts} of {task.task_type.max_attempts} failed; retrying in {delay:g} s"
-        event_record(task=task, kind=ExecutionEvent.Kind.RETRIED, message=message, error=error, duration_ms=duration_ms)
+            message=f"attempt {attempts} of {max_attempts} failed; retrying in {delay:g} s",
+            changes={"error": error, "duration_ms": duration_ms, "queued_at": timezone.now(),
+                     "rq_job_id": f"task-{task.pk}-{attempts + 1}"},
+        )  # fmt: skip
         transaction.on_commit(lambda: jobs_push(task_ids=[task.pk], delay_seconds=delay))
         return "retrying"
-    task_transition(task=task, to=Status.FAILED, error=error, duration_ms=duration_ms, finished_at=timezone.now())
-    message = (
-        f"failed after {task.attempts} attempt(s)" if retry else "failed; not retried (the task cannot run as given)"
-    )
-    event_record(task=task, kind=ExecutionEvent.Kind.FAILED, message=message, error=error, duration_ms=duration_ms)
+    message = f"failed after {attempts} attempt(s)" if retry else "failed; not retried (the task cannot run as given)"
+    tasks_transition(
+        [task.pk], to=Status.FAILED, event=Kind.FAILED, sources=[Status.RUNNING], error=error, duration_ms=duration_ms,
+        message=message, changes={"error": error, "duration_ms": duration_ms, "finished_at": timezone.now()},
+    )  # fmt: skip
     return "failed"
-
-
-def tasks_recover_lost() -> int:
-    """Settle running tasks whose worker died (SIGKILL, OOM): their RQ job ended without a result, or they
-    outlived their timeout plus the grace period. Each is retried or failed like any other failure."""
-    running = list(ExecutionTask.objects.filter(status=Status.RUNNING).select_related("task_type"))
-    if not running:
-        return 0
-    now = timezone.now()
-    grace = timedelta(seconds=settings.EXECUTION_GRACE_SECONDS)
-    recovered = 0
-    for task, job_status in zip(running, _job_statuses([task.rq_job_id for task in running]), strict=True):
-        overdue = task.started_at + timedelta(seconds=task.task_type.timeout_seconds) + grace < now
-        if job_status == "started" and not overdue:
-            continue
-        why = "timeout plus grace period passed" if overdue else f"its RQ job is {job_status or 'gone'}"
-        error = f"worker lost: task was running but {why} (worker killed or out of memory?)"
-        try:
-            task_record_failure(task=task, error=error, duration_ms=None)
-            recovered += 1
-        except TaskStateError:
-            pass  # it finished while we looked
-    return recovered

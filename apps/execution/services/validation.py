@@ -1,4 +1,4 @@
-"""The lowest layer of task writes: validation, the timeline, the status move; creation is in `creation`."""
+"""Checking a would-be task before anything is written: each bad field named with what is wrong."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from django.core.exceptions import ValidationError
 
 from apps.core.validation import json_problem, text_problem
 
-from ..models import PRIORITY_RANGE, AIModel, ExecutionEvent, ExecutionTask, TaskType
-
-
-class TaskStateError(Exception):
-    """A status change the state machine does not allow (or another worker got there first)."""
+from ..models import PRIORITY_RANGE, AIModel, TaskType
 
 
 def _ai_model_resolve(value: AIModel | str | None, errors: dict[str, str]) -> AIModel | None:
@@ -84,7 +80,7 @@ def payload_check(payload: Any, errors: dict[str, str]) -> dict:
     return payload
 
 
-def _priority_check(priority: Any, errors: dict[str, str]) -> int:
+def priority_check(priority: Any, errors: dict[str, str]) -> int:
     low, high = PRIORITY_RANGE
     if isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high:
         errors["priority"] = f"priority must be a whole number from {low} to {high}."
@@ -100,58 +96,7 @@ def task_validate(
     resolved_ai_model = _ai_model_resolve(ai_model, errors)
     resolved_task_type = _task_type_resolve(task_type, errors)
     checked_payload = payload_check(payload, errors)
-    checked_priority = _priority_check(priority, errors)
+    checked_priority = priority_check(priority, errors)
     if errors:
         raise ValidationError(errors)
     return resolved_task_type, resolved_ai_model, checked_payload, checked_priority
-
-
-def event_record(
-    *, task: ExecutionTask, kind: str, actor=None, message: str = "", error: str = "", duration_ms: int | None = None
-) -> ExecutionEvent:
-    """Append an event to the task's timeline, stamped with the task's ai_model."""
-    return ExecutionEvent.objects.create(
-        task=task,
-        kind=kind,
-        ai_model=task.ai_model_id,
-        actor=actor,
-        message=message,
-        error=error,
-        duration_ms=duration_ms,
-    )
-
-
-def acting_user(user):
-    """Who to record as having done something: a signed-in user, else nobody (the system, a job, a webhook)."""
-    return user if user is not None and user.is_authenticated else None
-
-
-def task_priority_set(*, task: ExecutionTask, priority: Any) -> ExecutionTask:
-    """Change the order a waiting task runs in; nothing else about it (its status belongs to the engine)."""
-    errors: dict[str, str] = {}
-    checked = _priority_check(priority, errors)
-    if errors:
-        raise ValidationError(errors)
-    task.priority = checked
-    task.save(update_fields=["priority"])  # with a history row: who changed it, when
-    return task
-
-
-def task_transition(*, task: ExecutionTask, to: str, refresh: bool = True, **changes: Any) -> ExecutionTask:
-    """Move a task to `to` with one conditional UPDATE; the only place task status changes.
-
-    Raises TaskStateError when the move is not allowed from the task's current status in the database,
-    which is also what a second worker racing for the same task sees.
-    """
-    sources = ExecutionTask.statuses_leading_to(to)
-    updated = ExecutionTask.objects.filter(pk=task.pk, status__in=sources).update(status=to, **changes)
-    if not updated:
-        current = ExecutionTask.objects.filter(pk=task.pk).values_list("status", flat=True).first()
-        raise TaskStateError(f"task {task.pk} cannot move from {current or 'deleted'} to {to}")
-    if refresh:
-        task.refresh_from_db()
-    else:  # the caller holds the row locked and knows what it wrote
-        task.status = to
-        for name, value in changes.items():
-            setattr(task, name, value)
-    return task

@@ -1,0 +1,48 @@
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+# The execution permissions of each role (granted by core's migrations until they moved here).
+# Frozen here, as every migration is: apps/core/roles.py is today's table, and a test checks the two agree.
+GRANTS = {
+    "execution": {
+        "Operators": [
+            "add_executiontask", "change_executiontask", "view_executiontask", "view_executionevent",
+            "add_aimodel", "change_aimodel", "view_aimodel", "view_tasktype", "pause_execution",
+            "view_executioncontrol", "view_bulkoperation", "view_historicalexecutioncontrol",
+            "view_historicalexecutiontask"
+        ],
+        "Offer builders": ["view_aimodel", "view_tasktype"],
+        "Reviewers": [
+            "view_executiontask", "review_executiontask", "view_executionevent", "view_aimodel",
+            "view_tasktype", "view_historicalexecutiontask", "view_historicalaimodel",
+            "view_historicaltasktype", "view_executioncontrol", "view_bulkoperation",
+            "view_historicalexecutioncontrol", "approve_aimodel_endpoint"
+        ],
+    },
+}
+
+
+def grants_apply(apps, schema_editor, *, add=True):
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for app_label, roles in GRANTS.items():
+        app_config = apps.get_app_config(app_label)
+        app_config.models_module = True  # permissions are normally made after `migrate`; the groups need them now
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+        for group_name, codenames in roles.items():
+            permissions = list(Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
+            if missing := set(codenames) - {permission.codename for permission in permissions}:
+                raise RuntimeError(f"{app_label}: unknown permissions {sorted(missing)}")
+            group = Group.objects.get(name=group_name)
+            (group.permissions.add if add else group.permissions.remove)(*permissions)
+
+
+def grants_revoke(apps, schema_editor):
+    grants_apply(apps, schema_editor, add=False)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0001_roles"), ("execution", "0006_ai_model_endpoint_approval")]
+
+    operations = [migrations.RunPython(grants_apply, grants_revoke)]

@@ -1,0 +1,34 @@
+"""Read-only questions about tasks and the switch, shared by the use cases; nothing here writes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..models import ExecutionControl, ExecutionTask
+from .rqjobs import LIVE_JOB_STATUSES, job_statuses
+
+Status = ExecutionTask.Status
+
+
+def execution_paused() -> bool:
+    return ExecutionControl.objects.filter(pk=ExecutionControl.SINGLETON_ID, paused=True).exists()
+
+
+def paused_switch():
+    """The pause switch as a queryset that is non-empty while paused, for `~Exists(...)` in a claim."""
+    return ExecutionControl.objects.filter(pk=ExecutionControl.SINGLETON_ID, paused=True)
+
+
+def queued_tasks_without_live_job(*, older_than: timedelta) -> list[int]:
+    """Queued tasks whose RQ job is gone, finished or failed (Redis lost it, or it ran while paused)."""
+    cutoff = timezone.now() - older_than
+    tasks = list(
+        ExecutionTask.objects.filter(status=Status.QUEUED, queued_at__lt=cutoff).values_list("pk", "rq_job_id")[
+            : settings.EXECUTION_SWEEP_BATCH
+        ]
+    )
+    statuses = job_statuses([job_id for _, job_id in tasks])
+    return [pk for (pk, _), status in zip(tasks, statuses, strict=True) if status not in LIVE_JOB_STATUSES]
