@@ -17,8 +17,8 @@ from django.db import IntegrityError, connection, transaction
 from djstripe.models import Price, WebhookEventTrigger
 from rq import Retry
 
-from apps.execution.models import AIModel, ExecutionTask, TaskType
 from apps.core.money import amount_from_minor_units, currency_decimals
+from apps.execution.models import AIModel, ExecutionTask, TaskType
 from apps.offers.models import OfferTemplate
 
 from .models import IncomeEvent

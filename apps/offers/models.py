@@ -4,9 +4,8 @@ from django.db import models
 from django.utils.text import slugify
 from simple_history.models import HistoricalRecords
 
-from apps.execution.models import AIModel, TaskType
-
 from apps.core.money import CURRENCY_CHOICES, amount_problems
+from apps.execution.models import AIModel, TaskType
 
 # Fields whose change must reach Stripe; any of them changing makes a new `version` to publish.
 STRIPE_FIELDS = ("name", "description", "price", "currency", "billing", "is_active", "task_type_id", "ai_model_id")

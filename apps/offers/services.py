@@ -20,6 +20,7 @@ from djstripe.settings import djstripe_settings
 from redis import RedisError
 
 from apps.core.money import amount_to_minor_units
+
 from .models import STRIPE_FIELDS, OfferTemplate
 
 logger = logging.getLogger(__name__)
