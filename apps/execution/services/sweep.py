@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -10,11 +11,12 @@ from django.utils import timezone
 from ..models import ExecutionTask
 from .bulk import bulk_operations_resume
 from .queueing import jobs_push, tasks_queue
-from .rqjobs import failed_jobs_remove, failed_run_job_ids, job_statuses, scheduled_jobs_enqueue_due
+from .rqjobs import REDIS_ERRORS, failed_jobs_remove, failed_run_job_ids, job_statuses, scheduled_jobs_enqueue_due
 from .running import task_record_failure
 from .selectors import execution_paused, queued_tasks_without_live_job
 from .transitions import TaskStateError
 
+logger = logging.getLogger(__name__)
 Status = ExecutionTask.Status
 
 
@@ -27,14 +29,23 @@ def tasks_sweep() -> dict[str, int]:
     tasks_queue(task_ids=pending_ids, from_status=Status.PENDING, message="enqueued by the sweeper")
     # Counted after the commit: a push Redis refused has put its tasks back to pending.
     report = {"enqueued": ExecutionTask.objects.filter(pk__in=pending_ids, status=Status.QUEUED).count(), "repushed": 0}
-    report["retries_due"] = scheduled_jobs_enqueue_due()
+    report["retries_due"] = _unless_redis_is_away(scheduled_jobs_enqueue_due)
     if not execution_paused():
         orphans = queued_tasks_without_live_job(older_than=timedelta(seconds=settings.EXECUTION_ORPHAN_AGE_SECONDS))
         report["repushed"] = jobs_push(task_ids=orphans)
     report["recovered"] = tasks_recover_lost()
     report["bulk_resumed"] = bulk_operations_resume()
-    report["failed_jobs_pruned"] = failed_jobs_prune()
+    report["failed_jobs_pruned"] = _unless_redis_is_away(failed_jobs_prune)
     return report
+
+
+def _unless_redis_is_away(step) -> int:
+    """Housekeeping of Redis's own registries waits for the next sweep while Redis does not answer."""
+    try:
+        return step()
+    except REDIS_ERRORS as error:
+        logger.warning("sweep: %s skipped, Redis unreachable: %s", step.__name__, error)
+        return 0
 
 
 def tasks_recover_lost() -> int:
