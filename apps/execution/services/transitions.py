@@ -53,10 +53,6 @@ class Moved:
     rq_job_id: str
 
 
-def move_allowed(source: str, to: str) -> bool:
-    return to in TRANSITIONS.get(source, ())
-
-
 def statuses_leading_to(to: str) -> frozenset[str]:
     return frozenset(source for source, targets in TRANSITIONS.items() if to in targets)
 

@@ -7,7 +7,7 @@ from django_rq.utils import reset_db_connections
 from django_rq.workers import get_worker
 from rq.logutils import setup_loghandlers
 
-from apps.core.outages import run_through_redis_outages
+from apps.core.outages import BACKOFF_MAX_SECONDS, run_through_redis_outages
 from apps.core.schema import schema_problems
 
 from ...executors import executors_preload
@@ -48,6 +48,7 @@ class Command(DjangoRQWorkerCommand):
                 job_class=options["job_class"], name=name, worker_ttl=options["worker_ttl"],
                 serializer=options["serializer"],
             )  # fmt: skip
+            worker.max_connection_wait_time = BACKOFF_MAX_SECONDS  # RQ's own retry grows to 60 s between tries
             reset_db_connections()  # no connection crosses a fork
             worker.work(
                 burst=options["burst"], with_scheduler=options["with_scheduler"], logging_level=level,
