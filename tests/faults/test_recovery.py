@@ -17,7 +17,7 @@ from rq.worker import Worker
 
 from apps.execution.models import AIModel, ExecutionEvent, ExecutionTask, TaskType
 from tests.conftest import ROOT
-from tests.execution.conftest import test_database_url as database_url
+from tests.execution.conftest import worker_env
 from tests.execution.factories import AIModelFactory
 from tests.fakes.chat_completions import ChatCompletionsServer, Reply
 from tests.fakes.valkey import ValkeyProcess
@@ -29,17 +29,13 @@ RECOVERY_DEADLINE = TIMEOUT_SECONDS + GRACE_SECONDS + SWEEP_SECONDS  # what the 
 
 
 def console_process(redis_url: str, *args: str, log: Path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_url,
-        "EXECUTION_SWEEP_INTERVAL_SECONDS": str(SWEEP_SECONDS),
-        "EXECUTION_ORPHAN_AGE_SECONDS": str(SWEEP_SECONDS),
-        "EXECUTION_GRACE_SECONDS": str(GRACE_SECONDS),
-        "EXECUTION_RETRY_BACKOFF_SECONDS": "0",
-        "AI_MODEL_KEY_ENV_ALLOWED": "TEST_QWEN_API_KEY",
-        "TEST_QWEN_API_KEY": "sk-test",
-    }
+    env = worker_env(
+        REDIS_URL=redis_url,
+        EXECUTION_SWEEP_INTERVAL_SECONDS=str(SWEEP_SECONDS),
+        EXECUTION_ORPHAN_AGE_SECONDS=str(SWEEP_SECONDS),
+        EXECUTION_GRACE_SECONDS=str(GRACE_SECONDS),
+        TEST_QWEN_API_KEY="sk-test",
+    )
     return subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env, stdout=log.open("a"),
         stderr=subprocess.STDOUT, start_new_session=True,
