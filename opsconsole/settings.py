@@ -97,7 +97,7 @@ REDIS_URL = env("REDIS_URL")
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}}
 # Jobs enqueued inside a transaction reach Redis only when it commits (the engine relies on it: a worker must
 # never see a task row that is not there yet). django-rq's default today, stated so that it cannot change quietly.
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "apps.execution.worker.TaskWorker"}
 # django-rq's own admin entry (/admin/django_rq/dashboard/) would bypass the operators-only wrapper at /admin/rq/.
 RQ_SHOW_ADMIN_LINK = False
 # Shared by every process, so that API throttles count across web workers.

@@ -14,8 +14,7 @@ ROLE_PURPOSES = {
     OPERATORS: "run and watch executions: create, enqueue, retry, cancel, reprioritise, pause; add AI models "
     "(endpoints: superusers); upload reports; record manual income",
     OFFER_BUILDERS: "design offers and publish them to Stripe; record manual income",
-    REVIEWERS: "approve or reject tasks that need review, decide on reports, approve AI model endpoints; read "
-    "history",
+    REVIEWERS: "approve or reject tasks that need review, decide on reports, approve AI model endpoints; read history",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -84,8 +84,10 @@ class AIModelAdmin(HistoryAdmin, ModelAdmin):
     search_fields = ("name",)
     fieldsets = (
         (None, {"fields": ("name", "provider", "is_active")}),
-        ("Endpoint", {"fields": ("base_url", "api_key_env", "endpoint_label", "endpoint_approved_by",
-                                 "endpoint_approved_at")}),  # fmt: skip
+        (
+            "Endpoint",
+            {"fields": ("base_url", "api_key_env", "endpoint_label", "endpoint_approved_by", "endpoint_approved_at")},
+        ),  # fmt: skip
         ("Prices (empty = unknown)", {"fields": ("input_price_per_million", "output_price_per_million")}),
     )
     actions_detail = ("approve_endpoint",)

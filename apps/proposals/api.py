@@ -33,8 +33,11 @@ class PlainTextParser(parsers.BaseParser):
         data = stream.read(limit + 1)
         if len(data) > limit:
             raise ReportTooLarge(
-                {"detail": f"The report is larger than the limit of {limit:,} bytes (PROPOSALS_REPORT_MAX_BYTES).",
-                 "field": "size", "limit": limit}  # fmt: skip
+                {
+                    "detail": f"The report is larger than the limit of {limit:,} bytes (PROPOSALS_REPORT_MAX_BYTES).",
+                    "field": "size",
+                    "limit": limit,
+                }  # fmt: skip
             )
         return data
 

@@ -66,16 +66,21 @@ def constraint_named(table: str, **shape) -> str:
 DRIFTS = {  # one of each kind the guard must name, as a hand on the database would make it
     "dropped index": ("DROP INDEX exec_task_status_idx", "execution_tasks: index exec_task_status_idx missing"),
     "dropped partial unique constraint": (
-        "DROP INDEX income_one_row_per_payment", "income_events: constraint income_one_row_per_payment missing"
+        "DROP INDEX income_one_row_per_payment",
+        "income_events: constraint income_one_row_per_payment missing",
     ),
     "dropped unique column constraint": (
-        lambda: "ALTER TABLE income_events DROP CONSTRAINT "
-        + constraint_named("income_events", columns=["stripe_event_id"], unique=True, index=False),
+        lambda: (
+            "ALTER TABLE income_events DROP CONSTRAINT "
+            + constraint_named("income_events", columns=["stripe_event_id"], unique=True, index=False)
+        ),
         "income_events.stripe_event_id: unique constraint missing",
     ),
     "dropped foreign key": (
-        lambda: "ALTER TABLE execution_tasks DROP CONSTRAINT "
-        + constraint_named("execution_tasks", foreign_key=("execution_aimodel", "name")),
+        lambda: (
+            "ALTER TABLE execution_tasks DROP CONSTRAINT "
+            + constraint_named("execution_tasks", foreign_key=("execution_aimodel", "name"))
+        ),
         "execution_tasks.ai_model: foreign key to execution_aimodel.name missing",
     ),
     "dropped check constraint": (

@@ -6,8 +6,11 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 
+from apps.execution.models import AIModel
 from tests.conftest import ROOT, TEST_REDIS_URL
 from tests.fakes.chat_completions import ChatCompletionsServer
+
+from .factories import AIModelFactory, TaskTypeFactory
 
 
 def test_database_url() -> str:
@@ -26,10 +29,11 @@ def worker_env(**extra: str) -> dict:
     }
 
 
-def worker_start(**extra: str) -> subprocess.Popen:
-    """A real `manage.py rqworker --burst` process: it forks a work horse per job, like production."""
+def worker_start(*args: str, burst: bool = True, **extra: str) -> subprocess.Popen:
+    """A real `manage.py rqworker` process (TaskWorker unless `--worker-class` is in `args`): it forks a work
+    horse per job, like production."""
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "rqworker", "--burst", "default"],
+        [sys.executable, str(ROOT / "manage.py"), "rqworker", *(["--burst"] if burst else []), *args, "default"],
         cwd=ROOT,
         env=worker_env(**extra),
         stdout=subprocess.PIPE,
@@ -58,3 +62,25 @@ def chat_server():
     server = ChatCompletionsServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def echo_type():
+    return TaskTypeFactory(slug="echo_work", executor="echo", max_attempts=2, timeout_seconds=30)
+
+
+@pytest.fixture
+def chat_type():
+    return TaskTypeFactory(slug="chat_work", executor="openai_compatible", max_attempts=2, timeout_seconds=3)
+
+
+@pytest.fixture
+def chat_model(chat_server):
+    return AIModelFactory(
+        name="qwen2.5-coder-32b",
+        provider=AIModel.Provider.OPENAI_COMPATIBLE,
+        base_url=chat_server.base_url,
+        api_key_env="TEST_QWEN_API_KEY",
+        input_price_per_million="2.00",
+        output_price_per_million="6.00",
+    )

@@ -174,9 +174,7 @@ def test_an_unapproved_endpoint_runs_nothing_until_approved(chat_type, chat_serv
     run_workers()
     task.refresh_from_db()
     assert task.status == "failed"
-    assert "the endpoint of AI model fresh is new or changed and awaits approval" in (
-        task.error
-    )
+    assert "the endpoint of AI model fresh is new or changed and awaits approval" in (task.error)
     assert chat_server.requests == []
     ai_model_endpoint_approve(model=model, actor=superuser)
     chat_server.replies = [Reply(content="reviewed")]

@@ -23,35 +23,13 @@ from apps.execution.services.rqjobs import RUN_JOB
 from tests.fakes.chat_completions import Reply
 
 from .conftest import worker_start
-from .factories import AIModelFactory, TaskTypeFactory, UserFactory
+from .factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def kinds(task) -> list[str]:
     return list(task.events.order_by("created_at", "id").values_list("kind", flat=True))
-
-
-@pytest.fixture
-def echo_type():
-    return TaskTypeFactory(slug="echo_work", executor="echo", max_attempts=2, timeout_seconds=30)
-
-
-@pytest.fixture
-def chat_type():
-    return TaskTypeFactory(slug="chat_work", executor="openai_compatible", max_attempts=2, timeout_seconds=3)
-
-
-@pytest.fixture
-def chat_model(chat_server):
-    return AIModelFactory(
-        name="qwen2.5-coder-32b",
-        provider=AIModel.Provider.OPENAI_COMPATIBLE,
-        base_url=chat_server.base_url,
-        api_key_env="TEST_QWEN_API_KEY",
-        input_price_per_million="2.00",
-        output_price_per_million="6.00",
-    )
 
 
 def test_task_runs_to_succeeded_with_every_event_carrying_its_ai_model(ai_model, echo_type, run_workers):

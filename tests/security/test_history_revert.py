@@ -19,8 +19,9 @@ pytestmark = pytest.mark.django_db
 
 def oldest_version_url(obj) -> str:
     version = obj.history.order_by("history_id").first()
-    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_simple_history", args=[obj.pk,
-                                                                                                version.history_id])
+    return reverse(
+        f"admin:{obj._meta.app_label}_{obj._meta.model_name}_simple_history", args=[obj.pk, version.history_id]
+    )
 
 
 @pytest.fixture
@@ -64,8 +65,14 @@ def test_nobody_redirects_an_ai_model_endpoint_by_reverting(client, request, rol
 
 @pytest.mark.parametrize("role", ["operator", "reviewer"])
 def test_nobody_changes_an_offer_price_or_a_report_status_by_reverting(client, request, role, ai_model, reviewer):
-    offer = OfferTemplate.objects.create(name="Code review", slug="code-review", ai_model=ai_model, price="49.00",
-                                         task_type=TaskType.objects.get(slug="implement_idea"), currency="usd")
+    offer = OfferTemplate.objects.create(
+        name="Code review",
+        slug="code-review",
+        ai_model=ai_model,
+        price="49.00",
+        task_type=TaskType.objects.get(slug="implement_idea"),
+        currency="usd",
+    )
     proposal = proposal_ingest(data=report(), source="test").proposal
     proposal_acknowledge(proposal=proposal, reviewer=reviewer)
     client.force_login(request.getfixturevalue(role))

@@ -47,7 +47,11 @@ def run_jobs_enqueue(jobs: list[tuple[int, str, int, int]], *, delay_seconds: fl
         queue.enqueue_many(
             [
                 queue.prepare_data(
-                    RUN_JOB, args=(task_id,), job_id=job_id, timeout=timeout, at_front=priority > 0,
+                    RUN_JOB,
+                    args=(task_id,),
+                    job_id=job_id,
+                    timeout=timeout,
+                    at_front=priority > 0,
                     result_ttl=settings.EXECUTION_RESULT_TTL_SECONDS,
                 )  # fmt: skip
                 for task_id, job_id, priority, timeout in jobs

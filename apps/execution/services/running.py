@@ -1,27 +1,45 @@
-"""Running a task on a worker: claim it, call its executor, record what happened, retry or fail."""
+"""Running a task on a worker: claim it, call its executor, record what happened, retry or fail.
+
+The three steps are separate so that the production worker (`apps.execution.worker.TaskWorker`) can claim and
+record in its long-lived process, on a warm database connection, while only `task_run` (which never touches
+the database) runs in the forked work horse. `task_execute` does all three in one process (SimpleWorker).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 import traceback
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Exists, F, Q
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..executors import ExecutorError, ExecutorOutput, executor_run
 from ..models import AIModel, ExecutionEvent, ExecutionTask
 from .queueing import jobs_push
-from .selectors import paused_switch
-from .transitions import tasks_transition
+from .transitions import task_claim_transition, tasks_transition
 
 logger = logging.getLogger(__name__)
 Status = ExecutionTask.Status
 Kind = ExecutionEvent.Kind
 MILLION = Decimal(1_000_000)
+# A record that fails because the database is away is tried again for this long: giving up leaves the task
+# `running` until the sweep retries it, which repeats a model call that already ran.
+RECORD_PATIENCE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What an executor run produced: its output, or the error (with whether a retry could help)."""
+
+    duration_ms: int | None
+    output: ExecutorOutput | None = None
+    error: str = ""
+    retry: bool = True
 
 
 def task_cost(*, ai_model: AIModel, input_tokens: int | None, output_tokens: int | None) -> Decimal | None:
@@ -34,33 +52,54 @@ def task_cost(*, ai_model: AIModel, input_tokens: int | None, output_tokens: int
 
 def task_claim(*, task_id: int) -> ExecutionTask | None:
     """Take a queued task for this worker: one statement moves it to running (if it is not cancelled and
-    execution is not paused) and records the `started` event. None if another worker got it first, it was
-    cancelled or finished meanwhile, or execution is paused (it then stays queued until resumed)."""
-    moved = tasks_transition(
-        [task_id], to=Status.RUNNING, event=Kind.STARTED, sources=[Status.QUEUED], message="attempt {attempts}",
-        where=Q(cancel_requested=False) & ~Exists(paused_switch()),
-        changes={"started_at": timezone.now(), "finished_at": None, "attempts": F("attempts") + 1},
-    )  # fmt: skip
-    if not moved:
-        logger.info("task %s not claimed (taken, finished, cancelled, or execution paused)", task_id)
-        return None
-    return ExecutionTask.objects.select_related("task_type", "ai_model").get(pk=task_id)
-
-
-def task_execute(*, task_id: int) -> str:
-    """Run one queued task end to end; returns what became of it."""
-    task = task_claim(task_id=task_id)
+    execution is not paused), records the `started` event and returns it with its type and AI model. None if
+    another worker got it first, it was cancelled or finished meanwhile, or execution is paused (it then stays
+    queued until resumed)."""
+    task = task_claim_transition(task_id, now=timezone.now())
     if task is None:
-        return "not claimed"
+        logger.info("task %s not claimed (taken, finished, cancelled, or execution paused)", task_id)
+    return task
+
+
+def task_run(task: ExecutionTask) -> RunOutcome:
+    """Call the executor of a claimed task. Never touches the database, so it can run in a forked process."""
     started = time.perf_counter()
     try:
         output = executor_run(task)
     except Exception as error:
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        return task_record_failure(
-            task=task, error=traceback.format_exc(), duration_ms=duration_ms, retry=not isinstance(error, ExecutorError)
+        return RunOutcome(
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            error=traceback.format_exc(),
+            retry=not isinstance(error, ExecutorError),
         )
-    return task_record_success(task=task, output=output, duration_ms=int((time.perf_counter() - started) * 1000))
+    return RunOutcome(duration_ms=int((time.perf_counter() - started) * 1000), output=output)
+
+
+def task_record(task: ExecutionTask, outcome: RunOutcome) -> str:
+    """Record a run's outcome (success, retry or failure), riding out a database outage of up to
+    RECORD_PATIENCE_SECONDS: the model call already happened and should not happen again."""
+    deadline = time.monotonic() + RECORD_PATIENCE_SECONDS
+    while True:
+        try:
+            if outcome.output is not None:
+                return task_record_success(task=task, output=outcome.output, duration_ms=outcome.duration_ms)
+            return task_record_failure(
+                task=task, error=outcome.error, duration_ms=outcome.duration_ms, retry=outcome.retry
+            )
+        except (OperationalError, InterfaceError) as error:
+            if time.monotonic() > deadline:
+                raise
+            logger.warning("task %s: recording its outcome failed (%s); trying again in 1 s", task.pk, error)
+            time.sleep(1)
+            close_old_connections()  # a connection the outage broke is dropped; the next query opens a new one
+
+
+def task_execute(*, task_id: int) -> str:
+    """Run one queued task end to end in this process; returns what became of it."""
+    task = task_claim(task_id=task_id)
+    if task is None:
+        return "not claimed"
+    return task_record(task, task_run(task))
 
 
 def _cancel_if_requested(task: ExecutionTask, duration_ms: int | None) -> bool:

@@ -59,7 +59,7 @@ def tasks_recover_lost() -> int:
     recovered = 0
     for task, job_status in zip(running, job_statuses([task.rq_job_id for task in running]), strict=True):
         overdue = task.started_at + timedelta(seconds=task.task_type.timeout_seconds) + grace < now
-        if job_status == "started" and not overdue:
+        if job_status in ("started", "finished") and not overdue:  # finished: its worker is recording it
             continue
         why = "timeout plus grace period passed" if overdue else f"its RQ job is {job_status or 'gone'}"
         error = f"worker lost: task was running but {why} (worker killed or out of memory?)"

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from ..models import ExecutionEvent, ExecutionTask, TaskStatus
+from ..models import AIModel, ExecutionControl, ExecutionEvent, ExecutionTask, TaskStatus, TaskType
 
 Status = TaskStatus
 Kind = ExecutionEvent.Kind
@@ -82,32 +82,42 @@ def tasks_transition(
     sources = allowed if sources is None else frozenset(sources)
     if forbidden := sources - allowed:
         raise TaskStateError(f"no task may move from {', '.join(sorted(forbidden))} to {to}")
-    selected = tasks if isinstance(tasks, QuerySet) else ExecutionTask.objects.filter(pk__in=list(tasks))
-    selected = selected.filter(status__in=sorted(sources))
-    if where is not None:
-        selected = selected.filter(where)
-    if skip_locked:
-        locked = selected.select_for_update(skip_locked=True).values("pk")
-        selected = ExecutionTask.objects.filter(pk__in=locked, status__in=sorted(sources))
-    now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
+    values = {**(changes or {}), "status": to}
+    if _plain(tasks, where, skip_locked, values):
+        update_sql, update_params = _update_sql_plain(list(tasks), sorted(sources), where, values)
+    else:
+        selected = tasks if isinstance(tasks, QuerySet) else ExecutionTask.objects.filter(pk__in=list(tasks))
+        selected = selected.filter(status__in=sorted(sources))
+        if where is not None:
+            selected = selected.filter(where)
+        if skip_locked:
+            locked = selected.select_for_update(skip_locked=True).values("pk")
+            selected = ExecutionTask.objects.filter(pk__in=locked, status__in=sorted(sources))
         try:
-            update_sql, update_params = _update_sql(selected, {**(changes or {}), "status": to})
+            update_sql, update_params = _update_sql(selected, values)
         except EmptyResultSet:  # Django proved no row can match (no ids given)
             return []
-        cursor.execute(  # update_sql is Django's own compiled UPDATE; every value travels as a parameter
+    with connection.cursor() as cursor:  # one statement: atomic on its own, no BEGIN/COMMIT round trips
+        cursor.execute(  # update_sql is Django's compiled UPDATE or `_update_sql_plain`'s; values are parameters
             f"""
             WITH moved AS ({update_sql} RETURNING id, ai_model, attempts, rq_job_id),
-            recorded AS (
-                INSERT INTO execution_events
-                    (task_id, kind, ai_model, actor_id, message, error, duration_ms, created_at)
-                SELECT id, %s, ai_model, %s, replace(%s, '{{attempts}}', attempts::text), %s, %s, %s FROM moved
-            )
+            {_RECORDED}
             SELECT id, ai_model, attempts, rq_job_id FROM moved ORDER BY id
             """,  # noqa: S608
-            [*update_params, event, _actor_id(actor), message, error, duration_ms, now],
+            [*update_params, *_event_params(event, actor, message, error, duration_ms)],
         )
         return [Moved(*row) for row in cursor.fetchall()]
+
+
+def task_claim_transition(task_id: int, *, now) -> ExecutionTask | None:
+    """queued -> running for a worker, unless the task was cancelled or execution is paused, with its `started`
+    event, returning the task with its type and AI model loaded. A worker runs this for every task: one
+    statement whose SQL is written once, because building it with the ORM cost more than running it."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [now, task_id, ExecutionControl.SINGLETON_ID, *_event_params(
+            Kind.STARTED, None, "attempt {attempts}", "", None)])  # fmt: skip
+        row = cursor.fetchone()
+    return _claimed_task(row) if row else None
 
 
 def task_transition(task: ExecutionTask, *, to: str, event: str, refresh: bool = True, **kwargs: Any) -> ExecutionTask:
@@ -166,3 +176,102 @@ def _update_sql(selected: QuerySet, values: dict[str, Any]) -> tuple[str, tuple]
     sql, params = compiler.as_sql()
     return sql, tuple(params)
 
+
+# The event of each moved row, inserted from the UPDATE's RETURNING rows (the `moved` CTE).
+_RECORDED = """recorded AS (
+                INSERT INTO execution_events
+                    (task_id, kind, ai_model, actor_id, message, error, duration_ms, created_at)
+                SELECT id, %s, ai_model, %s, replace(%s, '{attempts}', attempts::text), %s, %s, %s FROM moved
+            )"""
+
+
+def _event_params(event: str, actor, message: str, error: str, duration_ms: int | None) -> list:
+    return [event, _actor_id(actor), message, error, duration_ms, timezone.now()]
+
+
+def _plain(tasks, where: Q | None, skip_locked: bool, values: dict[str, Any]) -> bool:
+    """Whether the move can skip the ORM: ids, plain values, and a `where` of field equalities (the worker's
+    own moves, thousands a minute). Anything else goes through Django's compiler."""
+    if isinstance(tasks, QuerySet) or skip_locked:
+        return False
+    if any(hasattr(value, "resolve_expression") for value in values.values()):
+        return False
+    if where is None:
+        return True
+    return (
+        where.connector == Q.AND
+        and not where.negated
+        and all(
+            isinstance(child, tuple)
+            and "__" not in child[0]
+            and child[0] != "pk"
+            and not hasattr(child[1], "resolve_expression")
+            for child in where.children
+        )
+    )
+
+
+def _update_sql_plain(ids: list[int], sources: list[str], where: Q | None, values: dict[str, Any]) -> tuple[str, list]:
+    fields = {name: ExecutionTask._meta.get_field(name) for name in [*values, *(dict(where.children) if where else {})]}
+    assignments = ", ".join(f"{connection.ops.quote_name(fields[name].column)} = %s" for name in values)
+    equalities = where.children if where else []
+    conditions = "".join(f" AND {connection.ops.quote_name(fields[name].column)} = %s" for name, _value in equalities)
+    params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
+    params += [ids, sources]
+    params += [fields[name].get_db_prep_value(value, connection) for name, value in equalities]
+    sql = f"UPDATE execution_tasks SET {assignments} WHERE id = ANY(%s) AND status = ANY(%s){conditions}"  # noqa: S608
+    return sql, params
+
+
+def _columns(model, alias: str) -> str:
+    return ", ".join(f"{alias}.{connection.ops.quote_name(field.column)}" for field in model._meta.concrete_fields)
+
+
+_CLAIM_SQL = f"""
+    WITH moved AS (
+        UPDATE execution_tasks SET status = 'running', started_at = %s, finished_at = NULL, attempts = attempts + 1
+        WHERE id = %s AND status = 'queued' AND NOT cancel_requested
+            AND NOT EXISTS (SELECT FROM {ExecutionControl._meta.db_table} WHERE id = %s AND paused)
+        RETURNING *
+    ),
+    {_RECORDED}
+    SELECT {_columns(ExecutionTask, "moved")}, {_columns(TaskType, "task_type")}, {_columns(AIModel, "ai_model")}
+    FROM moved
+    JOIN {TaskType._meta.db_table} task_type ON task_type.id = moved.task_type_id
+    JOIN {AIModel._meta.db_table} ai_model ON ai_model.name = moved.ai_model
+"""  # noqa: S608
+assert Status.RUNNING in TRANSITIONS[Status.QUEUED]  # the move _CLAIM_SQL makes
+
+
+def _claimed_task(row: tuple) -> ExecutionTask:
+    """Model instances from the claim's row, with the ORM's own conversions (JSON, decimals) applied."""
+    instances = []
+    for model in (ExecutionTask, TaskType, AIModel):
+        fields = model._meta.concrete_fields
+        values, row = row[: len(fields)], row[len(fields) :]
+        instances.append(model.from_db(connection.alias, [f.attname for f in fields], _converted(model, values)))
+    task, task.task_type, task.ai_model = instances  # the relations are cached: no query when they are read
+    return task
+
+
+def _converted(model, values: tuple) -> list:
+    converted = list(values)
+    for index, converters in _converters(model).items():
+        for converter in converters:
+            converted[index] = converter(converted[index], None, connection)
+    return converted
+
+
+_CONVERTERS: dict = {}
+
+
+def _converters(model) -> dict[int, list]:
+    """The ORM's converters of each column of `model` (what a queryset applies to what the database returns)."""
+    if model not in _CONVERTERS:
+        compiler = model.objects.all().query.get_compiler(connection=connection)
+        columns = [field.get_col(model._meta.db_table) for field in model._meta.concrete_fields]
+        _CONVERTERS[model] = {
+            index: [converter for converter in converters] for index, (converters, _column) in
+            compiler.get_converters(columns).items()
+        }  # fmt: skip
+    return _CONVERTERS[model]
