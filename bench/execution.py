@@ -115,23 +115,31 @@ def console_seconds(count: int, worker_class: str, ai_model, task_type) -> float
     return seconds
 
 
-def throughput_table(queue, count: int) -> None:
+def throughput_table(queue, count: int, rounds: int) -> None:
+    """Each figure is the median of `rounds` measurements, (a) and (b) alternating so that both meet the same
+    moments of a shared machine."""
     from apps.execution.models import AIModel, TaskType
 
     task_type = TaskType.objects.create(slug="bench_echo", executor=TaskType.Executor.ECHO)
-    print(f"Part 1: {count} jobs or tasks per measurement, one burst worker process each (start-up included)")
+    print(f"Part 1: {count} jobs or tasks per measurement, one burst worker process each (start-up included), "
+          f"median of {rounds} alternating rounds")  # fmt: skip
     print(f"{'kind':8} {'(a) bare RQ':>34} {'(b) console':>42} {'b/a':>6}  target")
     for kind, bare_class, console_class, target in KINDS:
-        rq_rate = count / bare_rq_seconds(queue, count, bare_class)
-        ai_model = AIModel.objects.create(name=f"bench-echo-{kind.replace(' ', '-')}", provider=AIModel.Provider.ECHO)
-        console_rate = count / console_seconds(count, console_class, ai_model, task_type)
+        rq_rates, console_rates = [], []
+        for round_ in range(rounds):
+            rq_rates.append(count / bare_rq_seconds(queue, count, bare_class))
+            ai_model = AIModel.objects.create(name=f"bench-echo-{kind.replace(' ', '-')}-{round_}", provider="echo")
+            console_rates.append(count / console_seconds(count, console_class, ai_model, task_type))
+            queue.connection.flushdb()
+        rq_rate, console_rate = median(rq_rates), median(console_rates)
         ratio = console_rate / rq_rate
         print(
             f"{kind:8} {bare_class.rsplit('.', 1)[1]:>14} {rq_rate:8.1f} jobs/s "
             f"{console_class.rsplit('.', 1)[1]:>18} {console_rate:8.1f} tasks/s {ratio:6.2f}  "
             f">= {target} {'met' if ratio >= target else 'NOT MET'}"
         )
-        queue.connection.flushdb()
+        print(f"{'':8} rounds: bare {' '.join(f'{r:.1f}' for r in rq_rates)}; "
+              f"console {' '.join(f'{r:.1f}' for r in console_rates)}", flush=True)  # fmt: skip
 
 
 def pool_row(workers: int, model_seconds: float, task_type, ai_model) -> tuple[float, float, float, float]:
@@ -208,6 +216,7 @@ def pool_table(queue, sizes: list[int], model_seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per figure in part 1 (median)")
     parser.add_argument("--pool", default="1,4,16,64", help="worker pool sizes for part 2; empty to skip it")
     parser.add_argument("--model-seconds", type=float, default=1.0)
     options = parser.parse_args()
@@ -224,7 +233,7 @@ def main() -> None:
 
         connections.close_all()  # the workers are other processes; this one only creates and counts
         print(f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
-        throughput_table(queue, options.tasks)
+        throughput_table(queue, options.tasks, options.rounds)
         if options.pool:
             pool_table(queue, [int(size) for size in options.pool.split(",")], options.model_seconds)
     finally:

@@ -94,12 +94,17 @@ def manage_py(*args: str, env: dict | None = None, timeout: int = 120) -> subpro
 
 
 @pytest.fixture
-def fake_stripe(settings):
-    """The local Stripe stand-in (tests/fakes/stripe_api.py), with the console pointed at it."""
+def fake_stripe(settings, monkeypatch):
+    """The local Stripe stand-in (tests/fakes/stripe_api.py), with the console pointed at it: our calls read
+    STRIPE_API_BASE per call; dj-stripe's own calls use `stripe.api_base`, which dj-stripe sets from
+    STRIPE_API_HOST once at start-up, so a test that starts its server later sets it as start-up would."""
+    import stripe
+
     from tests.fakes.stripe_api import SECRET_KEY, FakeStripe
 
     server = FakeStripe().start()
     settings.STRIPE_API_BASE = settings.STRIPE_API_HOST = server.base_url
+    monkeypatch.setattr(stripe, "api_base", server.base_url)
     settings.STRIPE_TEST_SECRET_KEY = SECRET_KEY
     settings.STRIPE_LIVE_MODE = False
     settings.OFFERS_STRIPE_RETRY_SECONDS = 0

@@ -8,7 +8,8 @@ takes only its horse down, and the worker records what became of the task.
 
 Between the two processes: the claimed task goes to the horse through fork itself (`Handoff`, set just before
 RQ forks), the outcome comes back through an unlinked temporary file. If the worker dies while its horse
-runs, the horse records the outcome itself on a connection of its own.
+runs, the horse records the outcome itself on a connection of its own. The worker records an outcome while
+the next task's horse runs (it would only wait for that horse otherwise), or at once when no job is waiting.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class TaskWorker(Worker):
     """RQ's forking worker that claims and records task jobs itself (README recommends it for production)."""
 
     _outcome_file = None
+    _pending: tuple[ExecutionTask, RunOutcome] | None = None  # an outcome not recorded yet
     max_connection_wait_time = BACKOFF_MAX_SECONDS  # RQ's own dequeue retry grows to 60 s between tries
 
     def execute_job(self, job: Job, queue: Queue):
@@ -104,11 +106,32 @@ class TaskWorker(Worker):
         outcome = handoff.outcome_read() or RunOutcome(
             duration_ms=None, error="the work horse ended without handing back an outcome (killed or out of memory?)"
         )
+        self._pending = (task, outcome)
+        return None
+
+    def monitor_work_horse(self, job: Job, queue: Queue, execution):
+        self._record_pending()  # the last task's outcome, written while this task's horse works
+        super().monitor_work_horse(job, queue, execution)
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
+        if self._pending is not None:
+            if job_and_queue := super().dequeue_job_and_maintain_ttl(None, max_idle_time):  # without waiting
+                return job_and_queue
+            self._record_pending()  # nothing waiting: record now (a retry it queues may be the next job)
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def teardown(self):
+        self._record_pending()
+        super().teardown()
+
+    def _record_pending(self) -> None:
+        if self._pending is None:
+            return
+        (task, outcome), self._pending = self._pending, None
         try:
             task_record(task, outcome)
-        except (OperationalError, InterfaceError):
-            logger.exception("task %s: outcome not recorded; the sweep will retry the task", task_id)
-        return None
+        except Exception:  # the task stays running: the sweep retries it after its timeout plus grace
+            logger.exception("task %s: outcome not recorded", task.pk)
 
     def main_work_horse(self, job: Job, queue: Queue):
         gc.freeze()  # the horse's collections skip what it inherited: no copy-on-write of the worker's heap

@@ -1,7 +1,15 @@
 """RQ jobs: ids in, one service call, nothing else."""
 
-from .services import offer_publish
+from django.conf import settings
+from rq import Retry, get_current_job
+
+from .services import RetryIn, offer_publish
 
 
-def publish_offer(offer_id: int) -> str:
-    return offer_publish(offer_id=offer_id)
+def publish_offer(offer_id: int) -> str | Retry:
+    """Returning RQ's Retry asks the worker to run this job again after the interval (RQ counts the runs)."""
+    job = get_current_job()
+    outcome = offer_publish(offer_id=offer_id, attempt=1 + ((job.number_of_retries or 0) if job else 0))
+    if isinstance(outcome, RetryIn):
+        return Retry(max=settings.OFFERS_STRIPE_MAX_ATTEMPTS, interval=outcome.seconds)
+    return outcome

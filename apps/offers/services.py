@@ -1,11 +1,13 @@
 """Offers: saving them (a change Stripe shows makes a new version) and publishing them to Stripe as a Product
-with one current Price, mirrored into dj-stripe's tables. Publishing runs as an RQ job."""
+with one current Price, mirrored into dj-stripe's tables. Publishing runs as an RQ job; when Stripe is busy
+or unreachable the job asks RQ to run it again later (`RetryIn`) instead of sleeping in the worker."""
 
 from __future__ import annotations
 
 import logging
+import math
 import re
-import time
+from dataclasses import dataclass
 from decimal import Decimal
 
 import django_rq
@@ -29,8 +31,27 @@ PUBLISH_JOB = "apps.offers.jobs.publish_offer"
 RETRYABLE = (stripe.RateLimitError, stripe.APIConnectionError)
 
 
+@dataclass(frozen=True)
+class RetryIn:
+    """Publishing met a rate limit or a network error and should run again after `seconds` (its idempotency
+    keys make that safe); the job turns this into RQ's `Retry`."""
+
+    seconds: int
+
+
 def stripe_secret_key() -> str:
     return settings.STRIPE_LIVE_SECRET_KEY if settings.STRIPE_LIVE_MODE else settings.STRIPE_TEST_SECRET_KEY
+
+
+def stripe_client() -> stripe.StripeClient:
+    """A client for this call only: key, API version and base URL (an emulator in tests and staging) from the
+    settings, and no retries of its own (ours are RQ's, counted and shown on the offer). Nothing global."""
+    return stripe.StripeClient(
+        stripe_secret_key(),
+        stripe_version=djstripe_settings.STRIPE_API_VERSION,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        max_network_retries=0,
+    )
 
 
 def stripe_setup_problem() -> str | None:
@@ -87,18 +108,33 @@ def _failed(offer_id: int, message: str) -> None:
     OfferTemplate.objects.filter(pk=offer_id).update(sync_state=State.FAILED, sync_error=message)
 
 
-def offer_publish(*, offer_id: int) -> str:
-    """Bring Stripe in line with the offer (the job). Every call carries an idempotency key derived from the
-    offer and its version, so a retried job never makes a second product or price. The offer is linked only
-    when everything succeeded; on an error it is `failed` with Stripe's message and its links unchanged."""
+def offer_publish(*, offer_id: int, attempt: int = 1) -> str | RetryIn:
+    """Bring Stripe in line with the offer (the job's `attempt`-th run). Every call carries an idempotency key
+    derived from the offer and its version, so a run again never makes a second product or price. The offer
+    is linked only when everything succeeded; on an error it is `failed` with Stripe's message and its links
+    unchanged. A rate limit or network error before the last attempt returns RetryIn (the offer stays
+    `publishing` and says when it tries again)."""
     offer = OfferTemplate.objects.select_related("task_type", "stripe_product", "stripe_price").get(pk=offer_id)
     if offer.published_version == offer.version and offer.stripe_product_id and offer.stripe_price_id:
         OfferTemplate.objects.filter(pk=offer_id).update(sync_state=State.PUBLISHED, sync_error="")
         return "already up to date"
     try:
-        product, price = _with_retries(lambda: _stripe_apply(offer))
+        product, price = _stripe_apply(offer, stripe_client())
         product_row = djstripe_models.Product.sync_from_stripe_data(product, api_key=stripe_secret_key())
         price_row = djstripe_models.Price.sync_from_stripe_data(price, api_key=stripe_secret_key())
+    except RETRYABLE as error:
+        attempts = settings.OFFERS_STRIPE_MAX_ATTEMPTS
+        if attempt >= attempts:
+            _failed(offer_id, f"{error.user_message or error} (after {attempts} attempts)")
+            return "failed"
+        delay = math.ceil(settings.OFFERS_STRIPE_RETRY_SECONDS * 2 ** (attempt - 1))
+        logger.warning("offer %s: Stripe %s (attempt %s of %s); again in %s s", offer_id, type(error).__name__,
+                       attempt, attempts, delay)  # fmt: skip
+        OfferTemplate.objects.filter(pk=offer_id).update(
+            sync_error=f"Stripe: {error.user_message or error} Trying again in {delay} s "
+            f"(attempt {attempt} of {attempts})."
+        )
+        return RetryIn(seconds=delay)
     except stripe.StripeError as error:
         _failed(offer_id, error.user_message or str(error))
         return "failed"
@@ -115,55 +151,37 @@ def offer_publish(*, offer_id: int) -> str:
     return f"published version {offer.version}"
 
 
-def _with_retries(call):
-    """Rate limits and network errors are retried with backoff; the idempotency keys make that safe."""
-    attempts = settings.OFFERS_STRIPE_MAX_ATTEMPTS
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except RETRYABLE as error:
-            if attempt == attempts:
-                raise
-            delay = settings.OFFERS_STRIPE_RETRY_SECONDS * 2 ** (attempt - 1)
-            logger.warning("Stripe %s (attempt %s of %s); retrying in %ss", type(error).__name__, attempt, attempts,
-                           delay)  # fmt: skip
-            time.sleep(delay)
-    raise AssertionError("unreachable")
-
-
-def _stripe_apply(offer: OfferTemplate):
+def _stripe_apply(offer: OfferTemplate, client: stripe.StripeClient):
     """The Stripe calls that make the product and its default price match the offer; returns both objects."""
-    options = {"api_key": stripe_secret_key(), "stripe_version": djstripe_settings.STRIPE_API_VERSION}
-    stripe.api_base = settings.STRIPE_API_BASE
-    stripe.max_network_retries = 0  # retries are ours (`_with_retries`), counted and logged
+    products, prices = client.v1.products, client.v1.prices
     key = f"opsconsole-offer-{offer.pk}"
     version_key = f"{key}-v{offer.version}"
+
+    def once(suffix: str) -> dict:
+        return {"idempotency_key": f"{version_key}-{suffix}"}
+
     fields = {"name": offer.name, "description": offer.description, "metadata": _metadata(offer)}
     mirror = offer.stripe_product
     if mirror is None:
-        product = stripe.Product.create(**fields, idempotency_key=f"{version_key}-product-create", **options)
+        product = products.create(fields, once("product-create"))
     elif (mirror.name, mirror.description, mirror.stripe_data.get("metadata")) != tuple(fields.values()):
-        product = stripe.Product.modify(mirror.id, **fields, idempotency_key=f"{version_key}-product", **options)
+        product = products.update(mirror.id, fields, once("product"))
     else:
-        product = stripe.Product.retrieve(mirror.id, **options)
+        product = products.retrieve(mirror.id)
 
     price_fields = _price_fields(offer)
     current = offer.stripe_price
     if current is not None and _price_matches(current.stripe_data, price_fields, product.id):
-        price = stripe.Price.retrieve(current.id, **options)
+        price = prices.retrieve(current.id)
     else:
-        price = stripe.Price.create(product=product.id, **price_fields, idempotency_key=f"{version_key}-price",
-                                    **options)  # fmt: skip
+        price = prices.create({"product": product.id, **price_fields}, once("price"))
     if product.default_price != price.id:
-        product = stripe.Product.modify(product.id, default_price=price.id,
-                                        idempotency_key=f"{version_key}-default-price", **options)  # fmt: skip
+        product = products.update(product.id, {"default_price": price.id}, once("default-price"))
     if current is not None and current.id != price.id and current.active:
-        old = stripe.Price.modify(current.id, active=False, idempotency_key=f"{version_key}-archive-{current.id}",
-                                  **options)  # fmt: skip
-        djstripe_models.Price.sync_from_stripe_data(old, api_key=options["api_key"])
+        old = prices.update(current.id, {"active": False}, once(f"archive-{current.id}"))
+        djstripe_models.Price.sync_from_stripe_data(old, api_key=stripe_secret_key())
     if product.active != offer.is_active:
-        product = stripe.Product.modify(product.id, active=offer.is_active,
-                                        idempotency_key=f"{version_key}-active", **options)  # fmt: skip
+        product = products.update(product.id, {"active": offer.is_active}, once("active"))
     return product, price
 
 

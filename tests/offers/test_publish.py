@@ -3,10 +3,12 @@
 from decimal import Decimal
 
 import pytest
+import stripe
 from djstripe.models import Price, Product
+from rq import Queue, SimpleWorker
 
 from apps.offers.models import OfferTemplate
-from apps.offers.services import offer_publish, offer_publish_request, offer_save
+from apps.offers.services import PUBLISH_JOB, RetryIn, offer_publish, offer_publish_request, offer_save
 
 pytestmark = pytest.mark.django_db
 State = OfferTemplate.SyncState
@@ -97,19 +99,50 @@ def test_invalid_request_error_is_shown_verbatim_and_nothing_is_linked(fake_stri
     assert offer.stripe_product is None and offer.stripe_price is None and offer.published_version is None
 
 
-def test_network_failure_after_retries_fails_with_the_error_and_no_links(fake_stripe, offer, settings):
+def publish_through_rq(offer, redis_test_db):
+    """The publish job on a real queue, run by a real RQ worker in this process (it sees this test's
+    transaction); returns the job once the queue is empty, retries included."""
+    queue = Queue("default", connection=redis_test_db)
+    job = queue.enqueue(PUBLISH_JOB, offer.pk)
+    SimpleWorker([queue], connection=redis_test_db).work(burst=True)
+    job.refresh()
+    offer.refresh_from_db()
+    return job
+
+
+def test_network_failure_after_retries_fails_with_the_error_and_no_links(fake_stripe, offer, settings, redis_test_db):
     settings.OFFERS_STRIPE_MAX_ATTEMPTS = 2
     fake_stripe.fail_next("POST", "/v1/products", "drop")
     fake_stripe.fail_next("POST", "/v1/products", "drop")
-    offer = publish(offer)
+    job = publish_through_rq(offer, redis_test_db)
+    assert job.number_of_retries == 1  # RQ ran it again; nothing slept inside the job
     assert offer.sync_state == State.FAILED and "connection" in offer.sync_error.lower()
+    assert "after 2 attempts" in offer.sync_error
     assert offer.stripe_product is None and not fake_stripe.of_type("product")
 
 
-def test_rate_limit_is_retried_with_backoff(fake_stripe, offer):
+def test_rate_limit_is_retried_by_rq_and_then_publishes(fake_stripe, offer, redis_test_db):
     fake_stripe.fail_next("POST", "/v1/products", "rate_limit", "Too many requests in a short period of time.")
-    offer = publish(offer)
+    job = publish_through_rq(offer, redis_test_db)
+    assert job.number_of_retries == 1
     assert offer.sync_state == State.PUBLISHED and len(fake_stripe.of_type("product")) == 1
+
+
+def test_a_rate_limit_leaves_the_offer_publishing_and_says_when_it_tries_again(fake_stripe, offer, settings):
+    settings.OFFERS_STRIPE_RETRY_SECONDS = 2
+    offer_publish_request(offer=offer)
+    fake_stripe.fail_next("POST", "/v1/products", "rate_limit", "Too many requests in a short period of time.")
+    assert offer_publish(offer_id=offer.pk, attempt=2) == RetryIn(seconds=4)  # 2 s doubling per attempt
+    offer.refresh_from_db()
+    assert offer.sync_state == State.PUBLISHING
+    assert "Trying again in 4 s (attempt 2 of 4)" in offer.sync_error
+
+
+def test_publishing_leaves_the_stripe_module_configuration_alone(fake_stripe, offer, monkeypatch):
+    monkeypatch.setattr(stripe, "max_network_retries", 3)  # what another part of a process may have set
+    before = (stripe.api_base, stripe.max_network_retries, stripe.api_key)
+    publish(offer)
+    assert (stripe.api_base, stripe.max_network_retries, stripe.api_key) == before
 
 
 def test_wrong_key_is_an_authentication_error_shown_on_the_offer(fake_stripe, offer, settings):

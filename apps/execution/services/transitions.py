@@ -116,6 +116,7 @@ def task_claim_transition(task_id: int, *, now) -> ExecutionTask | None:
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, [now, task_id, ExecutionControl.SINGLETON_ID, *_event_params(
             Kind.STARTED, None, "attempt {attempts}", "", None)])  # fmt: skip
+        cursor.nextset()  # past the SET LOCAL
         row = cursor.fetchone()
     return _claimed_task(row) if row else None
 
@@ -217,17 +218,28 @@ def _update_sql_plain(ids: list[int], sources: list[str], where: Q | None, value
     equalities = where.children if where else []
     conditions = "".join(f" AND {connection.ops.quote_name(fields[name].column)} = %s" for name, _value in equalities)
     params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
-    params += [ids, sources]
+    params += [_one_or_all(ids), _one_or_all(sources)]
     params += [fields[name].get_db_prep_value(value, connection) for name, value in equalities]
-    sql = f"UPDATE execution_tasks SET {assignments} WHERE id = ANY(%s) AND status = ANY(%s){conditions}"  # noqa: S608
+    which = f"id {'= %s' if len(ids) == 1 else '= ANY(%s)'} AND status {'= %s' if len(sources) == 1 else '= ANY(%s)'}"
+    sql = f"UPDATE execution_tasks SET {assignments} WHERE {which}{conditions}"  # noqa: S608
     return sql, params
+
+
+def _one_or_all(values: list):
+    """One value as itself (`= %s`), several as an array (`= ANY(%s)`): adapting a list costs more."""
+    return values[0] if len(values) == 1 else values
 
 
 def _columns(model, alias: str) -> str:
     return ", ".join(f"{alias}.{connection.ops.quote_name(field.column)}" for field in model._meta.concrete_fields)
 
 
+# The claim does not wait for its commit to reach the disk (SET LOCAL: this statement only; the two run as one
+# implicit transaction). A claim lost in a PostgreSQL crash, the last fraction of a second of commits, puts its
+# task back to queued and the run under way is recorded nowhere: the task runs again, as a crash can make any
+# task do (README, "What can run twice"). Outcomes are recorded with the usual durable commit.
 _CLAIM_SQL = f"""
+    SET LOCAL synchronous_commit TO off;
     WITH moved AS (
         UPDATE execution_tasks SET status = 'running', started_at = %s, finished_at = NULL, attempts = attempts + 1
         WHERE id = %s AND status = 'queued' AND NOT cancel_requested
