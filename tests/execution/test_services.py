@@ -1,9 +1,14 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from rq import Queue
+from rq.registry import FailedJobRegistry
 
 from apps.execution.models import ExecutionEvent, ExecutionTask
-from apps.execution.services import TaskStateError, task_create, task_transition
+from apps.execution.services import TaskStateError, task_create, task_transition, tasks_recover_lost
+from apps.execution.services.rqjobs import RUN_JOB
+from apps.execution.services.sweep import failed_jobs_prune
 
 from .factories import AIModelFactory, UserFactory
 
@@ -137,3 +142,31 @@ def test_second_claim_of_the_same_task_loses(ai_model):
     task_transition(task, to="succeeded", event="completed")
     with pytest.raises(TaskStateError):
         task_transition(stale_copy, to="running", event="started")
+
+
+def test_the_sweep_prunes_failed_jobs_of_finished_tasks_and_keeps_current_ones(ai_model, redis_test_db):
+    """RQ 3's registry.remove(delete_job=True) fails inside a pipeline; every sweep after an outage raised."""
+    done = task_create(task_type="implement_idea", ai_model=ai_model, payload={})
+    waiting = task_create(task_type="implement_idea", ai_model=ai_model, payload={})
+    ExecutionTask.objects.filter(pk=done.pk).update(status="succeeded")
+    queue = Queue("default", connection=redis_test_db)
+    registry = FailedJobRegistry(queue=queue)
+    for task in (done, waiting):
+        job = queue.enqueue(RUN_JOB, task.pk, job_id=task.rq_job_id)
+        registry.add(job, ttl=600, exc_string="PostgreSQL was away")
+    assert failed_jobs_prune() == 1
+    assert registry.get_job_ids() == [waiting.rq_job_id]
+    assert not redis_test_db.exists(f"rq:job:{done.rq_job_id}")
+
+
+@pytest.mark.parametrize(("job_status", "lost"), [("queued", False), ("finished", False), ("failed", True)])
+def test_a_running_task_is_lost_only_when_its_job_ended_unrecorded(ai_model, redis_test_db, job_status, lost):
+    """A second copy of a running task's job (re-pushed by a sweep after an outage) is `queued`: that task is not
+    lost, and retrying it would call its model twice (tests/faults/test_postgres_outage.py found it)."""
+    task = task_create(task_type="implement_idea", ai_model=ai_model, payload={})
+    task_transition(task, to="running", event="started", changes={"started_at": timezone.now()})
+    Queue("default", connection=redis_test_db).enqueue(RUN_JOB, task.pk, job_id=task.rq_job_id)
+    redis_test_db.hset(f"rq:job:{task.rq_job_id}", "status", job_status)
+    assert tasks_recover_lost() == int(lost)
+    task.refresh_from_db()
+    assert task.status == ("queued" if lost else "running")

@@ -18,6 +18,7 @@ from .transitions import TaskStateError
 
 logger = logging.getLogger(__name__)
 Status = ExecutionTask.Status
+ENDED_UNRECORDED = frozenset({"failed", "stopped", "canceled", None})
 
 
 def tasks_sweep() -> dict[str, int]:
@@ -59,7 +60,9 @@ def tasks_recover_lost() -> int:
     recovered = 0
     for task, job_status in zip(running, job_statuses([task.rq_job_id for task in running]), strict=True):
         overdue = task.started_at + timedelta(seconds=task.task_type.timeout_seconds) + grace < now
-        if job_status in ("started", "finished") and not overdue:  # finished: its worker is recording it
+        # Only a job that failed, was stopped or is gone says its run is over unrecorded. `finished`: its worker
+        # is recording it; `queued`: a second copy of the job (the sweep re-pushed it) while one runs.
+        if job_status not in ENDED_UNRECORDED and not overdue:
             continue
         why = "timeout plus grace period passed" if overdue else f"its RQ job is {job_status or 'gone'}"
         error = f"worker lost: task was running but {why} (worker killed or out of memory?)"
