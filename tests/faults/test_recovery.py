@@ -2,7 +2,6 @@
 test starts and kills by PID, and the test database on PostgreSQL. Nobody restarts anything by hand: the
 processes ride out the outage and the sweep puts every task back on track."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from tests.execution.conftest import worker_env
 from tests.execution.factories import AIModelFactory
 from tests.fakes.chat_completions import ChatCompletionsServer, Reply
 from tests.fakes.valkey import ValkeyProcess
+from tests.faults.processes import processes_stop
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -66,14 +66,7 @@ def console(tmp_path, ai_model):
         assert all(process.poll() is None for process in processes), log.read_text()
         time.sleep(0.2)
     yield redis_server, processes, log
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    processes_stop(processes)
     redis_server.stop()
 
 

@@ -2,8 +2,10 @@
 
 Every move is one statement: a conditional UPDATE of the tasks still in an allowed source status, with the
 event of each moved task inserted from its RETURNING rows (a data-modifying CTE), so a task's status and its
-timeline never disagree and two workers racing for one task cannot both move it. Features that must see every
-move (audit rows, risk scores, metrics) hook in here, in `tasks_transition`, and nowhere else.
+timeline never disagree and two workers racing for one task cannot both move it. Two functions make moves:
+`tasks_transition` (every move) and `task_claim_transition` (a worker's queued -> running, its SQL written out
+because it runs for every task). Features that must see every move (audit rows, risk scores, metrics) hook in
+here, into both, and nowhere else; both record their events through `_RECORDED`.
 """
 
 from __future__ import annotations
