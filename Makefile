@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint browser-deps clean-local
+.PHONY: run test test-again lint browser-deps clean-local
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ test: $(INSTALLED) lint
 	DEBUG=$${DEBUG:-true} $(PY) -m opsconsole.devservers exec -- sh -c '\
 		$(PY) manage.py makemigrations --check --dry-run && \
 		$(PY) -m pytest $(PYTEST_ARGS)'
+
+# Local re-runs: the test database is copied from a migrated template (built once per migration state).
+test-again:
+	$(MAKE) test PYTEST_ARGS="--template-db $(PYTEST_ARGS)"
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

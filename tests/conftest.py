@@ -29,7 +29,7 @@ def redis_url_with_db(url: str, db: int) -> str:
     return parts._replace(path=f"/{db}", query=urlencode(query)).geturl()
 
 
-pytest_plugins = ["tests.browser"]  # the headless Chromium fixture
+pytest_plugins = ["tests.browser", "tests.template_db"]  # headless Chromium; `--template-db`
 
 TEST_REDIS_URL = redis_url_with_db(os.environ["REDIS_URL"], TEST_REDIS_DB)
 os.environ["REDIS_URL"] = TEST_REDIS_URL  # for `manage.py` subprocesses
