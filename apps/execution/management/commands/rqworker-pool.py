@@ -1,10 +1,6 @@
 import importlib
 
-from django.core.management.base import CommandError
-
-from apps.core.schema import schema_problems
-
-from ...executors import executors_preload
+from ..worker_start import worker_start_prepare
 
 DjangoRQPoolCommand = importlib.import_module("django_rq.management.commands.rqworker-pool").Command
 
@@ -17,12 +13,5 @@ class Command(DjangoRQPoolCommand):
     help = "Runs N workers under one parent; refuses to start unless `check_schema` passes."
 
     def handle(self, *args, **options):
-        if problems := schema_problems():
-            raise CommandError(
-                "refusing to start the worker pool: the database schema does not match the code\n"
-                + "\n".join(problems)
-                + "\nrun `python manage.py migrate`, then `python manage.py check_schema`",
-                returncode=1,
-            )
-        executors_preload()
+        worker_start_prepare("worker pool")
         super().handle(*args, **options)

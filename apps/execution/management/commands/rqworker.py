@@ -1,16 +1,14 @@
 import itertools
 import os
 
-from django.core.management.base import CommandError
 from django_rq.management.commands.rqworker import Command as DjangoRQWorkerCommand
 from django_rq.utils import reset_db_connections
 from django_rq.workers import get_worker
 from rq.logutils import setup_loghandlers
 
 from apps.core.outages import BACKOFF_MAX_SECONDS, run_through_redis_outages
-from apps.core.schema import schema_problems
 
-from ...executors import executors_preload
+from ..worker_start import worker_start_prepare
 
 LOG_LEVELS = {0: "WARNING", 1: "INFO"}
 
@@ -23,14 +21,7 @@ class Command(DjangoRQWorkerCommand):
     help = f"{DjangoRQWorkerCommand.help} Refuses to start unless `check_schema` passes; survives Redis outages."
 
     def handle(self, *args, **options):
-        if problems := schema_problems():
-            raise CommandError(
-                "refusing to start the worker: the database schema does not match the code\n"
-                + "\n".join(problems)
-                + "\nrun `python manage.py migrate`, then `python manage.py check_schema`",
-                returncode=1,
-            )
-        executors_preload()
+        worker_start_prepare("worker")
         if options.get("pid"):
             with open(options["pid"], "w") as pid_file:
                 pid_file.write(str(os.getpid()))
