@@ -24,7 +24,7 @@ test: $(INSTALLED) lint
 
 # Local re-runs: the test database is copied from a migrated template (built once per migration state).
 test-again:
-	$(MAKE) test PYTEST_ARGS="--template-db $(PYTEST_ARGS)"
+	$(MAKE) test PYTEST_ARGS="--template-db -n auto $(PYTEST_ARGS)"
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

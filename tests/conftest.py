@@ -16,7 +16,9 @@ from rest_framework.test import APIClient
 from tests.execution.factories import AIModelFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_REDIS_DB = 15  # never the database the console itself uses
+# Never the database the console itself uses (0) or the benchmark's (14); one per pytest-xdist worker (`-n`).
+TEST_REDIS_DBS = (15, 13, 12, 11, 10, 9, 8, 7)
+TEST_REDIS_DB = TEST_REDIS_DBS[int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))]
 
 
 def redis_url_with_db(url: str, db: int) -> str:

@@ -41,15 +41,16 @@ def migrated_template() -> str:
     url = urlsplit(os.environ["DATABASE_URL"])
     admin_url = url._replace(scheme="postgresql", path="/postgres").geturl()
     with psycopg.connect(admin_url, autocommit=True) as admin:
+        # pytest-xdist's workers all ask at once: one builds the template while the others wait for it.
+        admin.execute("SELECT pg_advisory_lock(hashtext(%s))", [name])
         if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             return name
         admin.execute(f'CREATE DATABASE "{name}"')
-    migrated = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "migrate", "--no-input"], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, "DATABASE_URL": url._replace(path=f"/{name}").geturl()},
-    )  # fmt: skip
-    if migrated.returncode != 0:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
+        migrated = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), "migrate", "--no-input"], cwd=ROOT, capture_output=True,
+            text=True, env={**os.environ, "DATABASE_URL": url._replace(path=f"/{name}").geturl()},
+        )  # fmt: skip
+        if migrated.returncode != 0:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        raise RuntimeError(f"migrating the template database failed:\n{migrated.stdout}\n{migrated.stderr}")
+            raise RuntimeError(f"migrating the template database failed:\n{migrated.stdout}\n{migrated.stderr}")
     return name

@@ -1,5 +1,6 @@
 """A private PostgreSQL server (the binaries from the pgserver wheel) that a test can stop and start again."""
 
+import logging
 import os
 import signal
 import time
@@ -7,6 +8,10 @@ from pathlib import Path
 
 import pgserver
 import psycopg
+
+# pgserver logs every pg_ctl call, and once more from its atexit hook, after pytest has closed the streams the
+# root logger writes to; a failing fault test shows the console's own log instead.
+logging.getLogger("pgserver").propagate = False
 
 
 class PostgresProcess:
@@ -27,9 +32,9 @@ class PostgresProcess:
     def database_url(self, name: str) -> str:
         return f"postgres://postgres@/{name}?host={self.server.get_postmaster_info().socket_dir}"
 
-    def database_create(self, name: str) -> str:
+    def database_create(self, name: str, *, template: str = "template1") -> str:
         with psycopg.connect(self.server.get_uri("postgres"), autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
+            connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.database_url(name)
 
     def stop(self) -> None:
