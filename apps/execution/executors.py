@@ -90,6 +90,10 @@ EXECUTORS: dict[str, Callable[[ExecutionTask], ExecutorOutput]] = {
 
 
 def executor_run(task: ExecutionTask) -> ExecutorOutput:
+    """The model decides before the task type: an echo model has no endpoint to call, so it answers any type's
+    tasks itself (a fresh install's task types all name the OpenAI-compatible executor)."""
+    if task.ai_model.provider == AIModel.Provider.ECHO:
+        return run_echo(task)
     try:
         executor = EXECUTORS[task.task_type.executor]
     except KeyError:

@@ -158,6 +158,17 @@ class TaskStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+def error_summary(error: str, *, limit: int = 200) -> str:
+    """One line for lists and timelines: a traceback's last line ("openai.APITimeoutError: Request timed out."),
+    or the first line of any other error text."""
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    summary = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
+    summary = summary.strip()
+    return summary if len(summary) <= limit else summary[: limit - 1] + "…"
+
+
 class ExecutionTask(models.Model):
     """One unit of AI work on one `ai_model`.
 
@@ -237,6 +248,10 @@ class ExecutionTask(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.task_type_id and self.task_type} on {self.ai_model_id}"
 
+    @property
+    def error_summary(self) -> str:
+        return error_summary(self.error)
+
 
 class ExecutionEvent(models.Model):
     """Append-only log of what happened to a task; every row carries the task's `ai_model`."""
@@ -274,6 +289,10 @@ class ExecutionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} task #{self.task_id} ({self.ai_model})"
+
+    @property
+    def error_summary(self) -> str:
+        return error_summary(self.error)
 
 
 class ExecutionControl(models.Model):

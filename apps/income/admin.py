@@ -1,7 +1,6 @@
 import csv
 import json
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import admin
@@ -11,9 +10,10 @@ from django.urls import reverse
 from django.utils.html import format_html
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminBigIntegerFieldWidget
 
 from apps.core.admin_site import HistoryAdmin
-from apps.core.money import currency_decimals
+from apps.core.money import amount_display
 
 from .forms import ManualIncomeForm, RoiPeriodForm
 from .models import IncomeEvent
@@ -59,11 +59,26 @@ class IncomeEventAdmin(HistoryAdmin, ModelAdmin):
                        "task_type", "stripe_event_id", "stripe_object_id", "payment_intent_id", "metadata",
                        "webhook_trigger", "created_by", "created_at")  # fmt: skip
 
+    def get_list_display(self, request):
+        if request.user.has_perm("execution.view_executiontask"):
+            return self.list_display
+        return tuple("task_number" if column == "task_link" else column for column in self.list_display)
+
+    @display(description="task")
+    def task_number(self, row):
+        return "-" if row.task_id is None else f"#{row.task_id}"
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "task" and not request.user.has_perm("execution.view_executiontask"):
+            # The task lookup opens the task list, which this user may not see: a plain task id instead.
+            kwargs["widget"] = UnfoldAdminBigIntegerFieldWidget(attrs={"placeholder": "task id, if known"})
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_fields(self, request, obj=None):
         return ManualIncomeForm.Meta.fields if obj is None else self.readonly_fields
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else self.readonly_fields
+        return () if obj is None else super().get_readonly_fields(request, obj)
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -77,8 +92,7 @@ class IncomeEventAdmin(HistoryAdmin, ModelAdmin):
 
     @display(description="amount", ordering="amount")
     def amount_display(self, row):
-        places = Decimal(1).scaleb(-currency_decimals(row.currency))
-        return f"{row.amount.quantize(places)} {row.currency.upper()}"
+        return amount_display(row.amount, row.currency)
 
     @display(description="task")
     def task_link(self, row):

@@ -36,6 +36,11 @@ class RoiRow:
         return (self.net / self.cost).quantize(Decimal("0.0001")) if self.cost else None
 
     @property
+    def roi_percent(self) -> Decimal | None:
+        """ROI as people compare it: net as a percentage of cost (one decimal); -100 % when nothing was earned."""
+        return (self.net * 100 / self.cost).quantize(Decimal("0.1")) if self.cost else None
+
+    @property
     def income_per_succeeded_task(self) -> Decimal | None:
         return (self.income / self.tasks_succeeded).quantize(Decimal("0.01")) if self.tasks_succeeded else None
 

@@ -9,6 +9,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
 from apps.core.admin_site import HistoryAdmin, form_page
+from apps.core.money import amount_display, currency_rules
 
 from .models import OfferTemplate
 from .services import offer_publish_request, offer_save, stripe_setup_problem
@@ -36,13 +37,17 @@ class OfferTemplateAdmin(HistoryAdmin, ModelAdmin):
     )
     readonly_fields = ("sync_label", "sync_error_display", "synced_at", "versions", "stripe_links")
     change_form_before_template = "admin/offers/offertemplate/preview.html"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "currency_rules": currency_rules()}  # the preview checks prices
+        return super().changeform_view(request, object_id, form_url, extra_context)
     actions = ("publish_selected",)
     actions_detail = ("publish",)
 
     @display(description="price", ordering="price")
     def price_display(self, offer):
         billing = "" if offer.billing == OfferTemplate.Billing.ONE_TIME else f" / {offer.get_billing_display()}"
-        return f"{offer.price} {offer.currency.upper()}{billing}"
+        return f"{amount_display(offer.price, offer.currency)}{billing}"
 
     @display(description="Stripe sync", ordering="sync_state", label=SYNC_COLOURS)
     def sync_label(self, offer):

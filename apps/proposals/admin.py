@@ -60,8 +60,9 @@ class SeverityFilter(admin.SimpleListFilter):
 @admin.register(Proposal)
 class ProposalAdmin(HistoryAdmin, ModelAdmin):
     list_display = (
-        "report_id", "severity_label", "category", "status_label", "block_execution", "reported_at", "source",
+        "title", "category", "severity_label", "block_flag", "status_label", "reported_at", "report_id",
     )  # fmt: skip
+    list_display_links = ("title",)
     list_filter = ("status", SeverityFilter, "severity", "category", "block_execution", "reported_at")
     search_fields = ("body", "=report_id")
     search_help_text = "Words in the report body, or its exact id"
@@ -72,8 +73,8 @@ class ProposalAdmin(HistoryAdmin, ModelAdmin):
                            "received_at", "source")}),
         ("Proposal", {"fields": ("body_rendered",), "classes": ["tab"]}),
         ("Risks and mitigations", {"fields": ("risks_list", "mitigations_list"), "classes": ["tab"]}),
-        ("Decision", {"fields": ("status_label", "reviewer_comment", "acknowledged_by", "acknowledged_at",
-                                 "decided_by", "decided_at", "implemented_by", "implemented_at", "lead_time",
+        ("Decision", {"fields": ("status_label", "reviewer_comment", "acknowledged_by_name", "acknowledged_at",
+                                 "decided_by_name", "decided_at", "implemented_by_name", "implemented_at", "lead_time",
                                  "task_links"), "classes": ["tab"]}),
         ("Raw report", {"fields": ("raw_text_block",), "classes": ["tab"]}),
     )  # fmt: skip
@@ -84,6 +85,27 @@ class ProposalAdmin(HistoryAdmin, ModelAdmin):
     @display(description="status", ordering="status", label=STATUS_COLOURS)
     def status_label(self, proposal):
         return proposal.get_status_display()
+
+    @display(description="title")
+    def title(self, proposal):
+        return proposal.title
+
+    @display(description="blocks execution", ordering="block_execution", label={"blocks": "danger", "-": "default"})
+    def block_flag(self, proposal):
+        return "blocks" if proposal.block_execution else "-"
+
+    # People as text: the user admin is for superusers, so a link would be a 403 to reviewers.
+    @display(description="acknowledged by")
+    def acknowledged_by_name(self, proposal):
+        return proposal.acknowledged_by.get_username() if proposal.acknowledged_by else "-"
+
+    @display(description="decided by")
+    def decided_by_name(self, proposal):
+        return proposal.decided_by.get_username() if proposal.decided_by else "-"
+
+    @display(description="implemented by")
+    def implemented_by_name(self, proposal):
+        return proposal.implemented_by.get_username() if proposal.implemented_by else "-"
 
     @display(description="severity", ordering="severity", label={"high": "danger", "normal": "default"})
     def severity_label(self, proposal):

@@ -7,6 +7,8 @@ from apps.execution.models import ExecutionTask
 
 from .parser import CATEGORY_MAX_LENGTH, SEVERITY_RANGE
 
+TITLE_LENGTH = 90
+
 
 class ProposalQuerySet(models.QuerySet):
     def blocking(self):
@@ -78,6 +80,19 @@ class Proposal(models.Model):
         ]
 
     def __str__(self) -> str:
+        return self.report_id
+
+    @property
+    def title(self) -> str:
+        """A line a person can scan a list by: the body's first sentence, without its `category:` prefix or
+        Markdown marks (the report id is a UUID)."""
+        for line in self.body.splitlines():
+            text = line.strip().lstrip("#*->").strip()
+            if self.category and text.lower().startswith(f"{self.category.lower()}:"):
+                text = text[len(self.category) + 1 :].strip()
+            if text:
+                sentence = text.split(". ", 1)[0].replace("**", "").rstrip(".")
+                return sentence if len(sentence) <= TITLE_LENGTH else sentence[: TITLE_LENGTH - 1] + "…"
         return self.report_id
 
 

@@ -10,7 +10,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.utils import timezone
 
 from apps.execution.models import ExecutionTask
-from apps.execution.services import execution_pause, execution_release, tasks_create_many
+from apps.execution.services import Hold, execution_pause, execution_release, tasks_create_many
 
 from .models import Proposal
 from .parser import FSARParseError, fsar_decode, fsar_parse
@@ -74,10 +74,11 @@ def _known(existing: Proposal, text: str) -> IngestResult:
     )
 
 
-def blocking_proposals_hold() -> list[str]:
+def blocking_proposals_hold() -> list[Hold]:
     """For the execution switch: blocking reports no reviewer has looked at keep execution paused."""
-    ids = list(Proposal.objects.blocking().values_list("report_id", flat=True)[:5])
-    return [f"blocking FSAR report {report_id} awaits a reviewer" for report_id in ids]
+    reports = Proposal.objects.blocking().values_list("pk", "report_id")[:5]
+    return [Hold(f"blocking FSAR report {report_id} awaits a reviewer", "admin:proposals_proposal_change", pk,
+                 view_permission="proposals.view_proposal") for pk, report_id in reports]  # fmt: skip
 
 
 def _reviewer_check(reviewer) -> None:

@@ -64,6 +64,8 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("execution.executiontask", "execution_switch"): {SU, OP, RV},
     ("execution.executiontask", "bulk_operations"): {SU, OP, RV},
     ("execution.executiontask", "queue_statistics"): {SU, OP},
+    ("execution.executiontask", "live"): {SU, OP, RV},  # the list's live statuses and counts (JSON)
+    ("execution.executiontask", "live_task"): {SU, OP, RV},
     ("execution.executiontask", "enqueue_task"): {SU, OP},
     ("execution.executiontask", "retry_task"): {SU, OP},
     ("execution.executiontask", "cancel_task"): {SU, OP},

@@ -2,9 +2,11 @@
 
 import pytest
 from django.urls import reverse
+from rq import Queue, SimpleWorker
+from rq.registry import FailedJobRegistry
 
 from apps.execution.models import BulkOperation, ExecutionControl, ExecutionEvent, ExecutionTask
-from apps.execution.services import bulk_operation_run, bulk_operations_resume, execution_pause, task_create
+from apps.execution.services import bulk_operation_run, bulk_operations_resume, task_create
 
 from .factories import AIModelFactory, TaskTypeFactory
 
@@ -156,7 +158,7 @@ def test_task_page_action_refused_says_why(client, operator, ai_model):
     task = task_create(task_type="implement_idea", ai_model=ai_model, payload={}, enqueue=False)
     client.force_login(operator)
     response = client.post(reverse("admin:execution_executiontask_retry_task", args=[task.pk]), follow=True)
-    assert f"Retry failed refused: task #{task.pk} is pending." in response.content.decode()
+    assert f"Task #{task.pk} was not queued again: it is pending." in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -190,15 +192,28 @@ def test_operator_pauses_with_confirmation_and_reason_and_every_admin_page_shows
 
 
 @pytest.mark.django_db
-def test_queue_dashboard_is_linked_and_for_operators_only(client, operator, reviewer):
-    execution_pause(actor=operator, reason="x")  # the page renders with the banner too
+def test_queue_page_is_linked_for_operators_and_acts_on_failed_jobs(client, operator, reviewer, redis_test_db):
+    queue = Queue("default", connection=redis_test_db)
+    job = queue.enqueue("json.loads", "{'price': 1}")  # a job that really fails, run by a real worker
+    SimpleWorker([queue], connection=redis_test_db).work(burst=True)
+    assert job.id in FailedJobRegistry(queue=queue).get_job_ids()
     client.force_login(operator)
     changelist = client.get(LIST_URL).content.decode()
     link = reverse("admin:execution_executiontask_queue_statistics")
     assert link in changelist
-    response = client.get(link, follow=True)
-    assert response.redirect_chain[-1][0] == reverse("django_rq:home") and response.status_code == 200
+    page = client.get(link)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="queues"' in html and job.id in html and "json.decoder.JSONDecodeError: Expecting property name" in html
+    assert "No worker is running" in html
+    response = client.post(link, {"job_id": job.id, "action": "requeue"}, follow=True)
+    assert f"Job {job.id} put back on its queue." in response.content.decode()
+    assert job.id in queue.get_job_ids() and not FailedJobRegistry(queue=queue).get_job_ids()
+    refused = client.post(link, {"job_id": "task-1-1", "action": "delete"}, follow=True).content.decode()
+    assert "is a task&#x27;s job" in refused
     client.force_login(reviewer)
+    assert link not in client.get(LIST_URL).content.decode()
+    assert client.get(link).status_code == 403
     assert client.get(reverse("django_rq:home")).status_code == 403
 
 

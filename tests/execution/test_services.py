@@ -5,6 +5,7 @@ from django.utils import timezone
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
+from apps.execution.executors import executor_run
 from apps.execution.models import ExecutionEvent, ExecutionTask
 from apps.execution.services import TaskStateError, task_create, task_transition, tasks_recover_lost
 from apps.execution.services.rqjobs import RUN_JOB
@@ -170,3 +171,11 @@ def test_a_running_task_is_lost_only_when_its_job_ended_unrecorded(ai_model, red
     assert tasks_recover_lost() == int(lost)
     task.refresh_from_db()
     assert task.status == ("queued" if lost else "running")
+
+
+def test_an_echo_model_answers_whatever_the_task_types_executor(ai_model):
+    """A fresh install's task types all call OpenAI-compatible endpoints: an echo model must still run them."""
+    task = task_create(task_type="implement_idea", ai_model=ai_model, payload={"prompt": "hi"})
+    assert (task.task_type.executor, task.ai_model.provider) == ("openai_compatible", "echo")
+    output = executor_run(task)
+    assert output.result == {"echo": {"prompt": "hi"}}

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.income.models import IncomeEvent
 from apps.income.services import income_record_manual, income_record_stripe_event
@@ -109,6 +110,17 @@ def test_roi_page_shows_table_chart_and_other_currencies(admin_client, roi_fixtu
     assert "2 finished task(s) have no known cost" in page
 
 
+def test_sub_cent_costs_and_no_income_read_consistently(admin_client, ai_model):
+    """A cost that rounds to 0.00 next to a ROI computed on it, or ROI -1 next to a net of 0.00, contradict
+    each other on the page: costs and net are shown to 4 decimals, ROI as a percentage of cost."""
+    finished_task(ai_model, "implement_idea", cost="0.000400", finished_at=timezone.now())
+    today = timezone.now().date().isoformat()
+    page = admin_client.get(ROI_URL, {"since": today, "until": today}).content.decode()
+    row = page[page.index('id="roi-table"'):]
+    assert "0.0004" in row and "-0.0004" in row and "-100.0 %" in row
+    assert "-1.0000" not in row
+
+
 def test_bad_period_says_what_is_wrong(admin_client):
     response = admin_client.get(ROI_URL, {"since": "2026-11-15", "until": "2026-11-01"})
     assert "must be on or before" in response.content.decode()
@@ -134,6 +146,20 @@ class TestPermissions:
             add = client.get(reverse("admin:income_incomeevent_add"))
             assert (add.status_code == 200) is can_add, user
 
+    def test_a_ledger_rows_page_opens_for_every_role_that_reads_the_ledger(self, client, operator, offer_builder,
+                                                                           reviewer, admin_user):  # fmt: skip
+        manual = income_record_manual(amount=Decimal("5"), currency="usd", occurred_at=DAY, reason="cash <b>",
+                                      actor=operator)  # fmt: skip
+        income_record_stripe_event(event=stripe_event("payment_intent.succeeded", amount_received=4900))
+        for user in (admin_user, operator, offer_builder, reviewer):
+            client.force_login(user)
+            for row in IncomeEvent.objects.all():
+                page = client.get(reverse("admin:income_incomeevent_change", args=[row.pk]))
+                assert page.status_code == 200, (user, row.kind)
+                history = client.get(reverse("admin:income_incomeevent_history", args=[row.pk]))
+                assert history.status_code == 200, (user, row.kind)
+            assert "cash &lt;b&gt;" in client.get(reverse("admin:income_incomeevent_change", args=[manual.pk])).text
+
     def test_ledger_rows_cannot_be_changed_or_deleted(self, admin_client, operator):
         row = income_record_manual(amount=Decimal("5"), currency="usd", occurred_at=DAY, reason="cash",
                                    actor=operator)  # fmt: skip
@@ -154,6 +180,8 @@ class TestManualEntryForm:
 
     def test_offer_builder_adds_an_entry(self, client, offer_builder):
         client.force_login(offer_builder)
+        form_page = client.get(self.URL).content.decode()
+        assert reverse("admin:execution_executiontask_changelist") not in form_page  # a lookup that would be a 403
         response = client.post(self.URL, self.form())
         assert response.status_code == 302, response.context["adminform"].form.errors
         row = IncomeEvent.objects.get()

@@ -6,9 +6,10 @@ control, priority, ai_models) -> bulk -> sweep.
 """
 
 from .ai_models import ai_model_endpoint, ai_model_endpoint_approve, ai_model_save
-from .bulk import bulk_operation_run, bulk_operation_start, bulk_operations_resume, tasks_apply
+from .bulk import ACTION_SOURCES, bulk_operation_run, bulk_operation_start, bulk_operations_resume, tasks_apply
 from .cancel import task_cancel
 from .control import (
+    Hold,
     execution_control,
     execution_hold_register,
     execution_holds,
@@ -21,12 +22,17 @@ from .priority import task_priority_set
 from .queueing import jobs_push, task_enqueue, tasks_queue
 from .review import task_approve, task_reject
 from .running import task_cost, task_execute
-from .selectors import execution_paused
+from .selectors import LIVE_STATUSES, STATUS_COUNT_CAP, execution_paused, task_status_counts
 from .sweep import tasks_recover_lost, tasks_sweep
 from .transitions import TRANSITIONS, TaskStateError, event_record, task_transition, tasks_transition
 from .validation import task_validate
 
 __all__ = [
+    "LIVE_STATUSES",
+    "STATUS_COUNT_CAP",
+    "task_status_counts",
+    "Hold",
+    "ACTION_SOURCES",
     "TRANSITIONS",
     "TaskStateError",
     "ai_model_endpoint",

@@ -62,6 +62,18 @@ def _bulk_job_push(operation: BulkOperation) -> None:
         )  # fmt: skip
 
 
+# The statuses each action applies to (a running task's cancellation takes effect at its next safe point): the
+# admin offers an action on a task page only when the task is in one of these.
+ACTION_SOURCES: dict[str, frozenset[str]] = {
+    Action.ENQUEUE: frozenset({ExecutionTask.Status.PENDING}),
+    Action.RETRY: frozenset({ExecutionTask.Status.FAILED}),
+    Action.CANCEL: frozenset({ExecutionTask.Status.PENDING, ExecutionTask.Status.NEEDS_REVIEW,
+                              ExecutionTask.Status.QUEUED, ExecutionTask.Status.RUNNING}),  # fmt: skip
+    Action.APPROVE: frozenset({ExecutionTask.Status.NEEDS_REVIEW}),
+    Action.REJECT: frozenset({ExecutionTask.Status.NEEDS_REVIEW}),
+}
+
+
 def tasks_apply(*, action: str, task_ids: list[int], actor, comment: str = "") -> tuple[int, list[str]]:
     """Apply one admin action to tasks through the one-task services; returns how many tasks it changed and
     why others were refused. Tasks no longer in a state the action applies to are left alone."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
@@ -14,7 +15,21 @@ from .queueing import jobs_push
 from .selectors import queued_tasks_without_live_job
 from .transitions import acting_user
 
-HoldCheck = Callable[[], list[str]]
+
+@dataclass(frozen=True)
+class Hold:
+    """Why execution must stay paused, and the object holding it (by its admin URL name) for a link to it."""
+
+    reason: str
+    admin_url_name: str = ""  # e.g. "admin:proposals_proposal_change"
+    object_id: int | str | None = None
+    view_permission: str = ""  # who may follow the link, e.g. "proposals.view_proposal"
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+HoldCheck = Callable[[], list[Hold]]
 _hold_checks: list[HoldCheck] = []
 
 
@@ -24,7 +39,7 @@ def execution_hold_register(check: HoldCheck) -> None:
         _hold_checks.append(check)
 
 
-def execution_holds() -> list[str]:
+def execution_holds() -> list[Hold]:
     return [reason for check in _hold_checks for reason in check()]
 
 
@@ -63,7 +78,7 @@ def execution_resume(*, actor, reason: str) -> ExecutionControl:
     pushed again after commit."""
     holds = execution_holds()
     if holds:
-        raise ValidationError({"reason": f"Execution cannot resume yet: {'; '.join(holds)}."})
+        raise ValidationError({"reason": f"Execution cannot resume yet: {'; '.join(map(str, holds))}."})
     control = _switch(paused=False, actor=actor, reason=reason)
     transaction.on_commit(lambda: jobs_push(task_ids=queued_tasks_without_live_job(older_than=timedelta(0))))
     return control

@@ -32,3 +32,14 @@ def queued_tasks_without_live_job(*, older_than: timedelta) -> list[int]:
     )
     statuses = job_statuses([job_id for _, job_id in tasks])
     return [pk for (pk, _), status in zip(tasks, statuses, strict=True) if status not in LIVE_JOB_STATUSES]
+
+
+STATUS_COUNT_CAP = 10_000  # beyond this a status shows as "10,000+": a full count of millions of rows is slow
+LIVE_STATUSES = frozenset({Status.PENDING, Status.QUEUED, Status.RUNNING})  # pages refresh while tasks are in these
+
+
+def task_status_counts(tasks, *, cap: int = STATUS_COUNT_CAP) -> dict[str, int]:
+    """How many of `tasks` (any filtered queryset) are in each status, each count stopping at `cap` + 1 so
+    that it stays fast on a big table (`count > cap` means "more than cap")."""
+    tasks = tasks.order_by()
+    return {status: tasks.filter(status=status)[: cap + 1].count() for status in Status.values}

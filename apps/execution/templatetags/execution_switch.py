@@ -2,6 +2,7 @@
 
 from django import template
 
+from ..admin_views import holds_shown_to
 from ..models import ExecutionControl
 
 register = template.Library()
@@ -13,4 +14,8 @@ def execution_pause_banner(context):
     if request is None or not getattr(request.user, "is_staff", False):
         return {"control": None}
     control = ExecutionControl.objects.filter(paused=True).select_related("changed_by").first()
-    return {"control": control}
+    return {
+        "control": control,
+        "holds": holds_shown_to(request.user) if control is not None and control.pulled_by else [],
+        "can_open_switch": request.user.has_perm("execution.view_executioncontrol"),
+    }

@@ -11,6 +11,9 @@ class Command(DjangoRQPoolCommand):
     settings.RQ["WORKER_CLASS"] (TaskWorker)."""
 
     help = "Runs N workers under one parent; refuses to start unless `check_schema` passes."
+    # Django's system checks (URLs, admin, templates) say nothing about running tasks and cost 0.25 s a start;
+    # the check a worker needs is the schema guard in worker_start_prepare. `manage.py check` runs them in CI.
+    requires_system_checks = []
 
     def handle(self, *args, **options):
         worker_start_prepare("worker pool")

@@ -19,6 +19,9 @@ class Command(DjangoRQWorkerCommand):
     outage: it waits for Redis and starts working again instead of exiting."""
 
     help = f"{DjangoRQWorkerCommand.help} Refuses to start unless `check_schema` passes; survives Redis outages."
+    # Django's system checks (URLs, admin, templates) say nothing about running tasks and cost 0.25 s a start;
+    # the check a worker needs is the schema guard in worker_start_prepare. `manage.py check` runs them in CI.
+    requires_system_checks = []
 
     def handle(self, *args, **options):
         worker_start_prepare("worker")

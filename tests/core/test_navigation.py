@@ -1,0 +1,34 @@
+"""The admin's navigation in the order people work, dj-stripe's models under one short "Stripe" section."""
+
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def app_list(user):
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return admin.site.get_app_list(request)
+
+
+def test_apps_come_in_working_order_with_stripe_trimmed(admin_user, client):
+    apps = app_list(admin_user)
+    names = [app["name"] for app in apps]
+    assert names[:5] == ["Execution", "Proposal reports (FSAR)", "Offers", "Income", "Stripe"]
+    assert names[-1] == "Administration"
+    execution = [model["object_name"] for model in apps[0]["models"]]
+    assert execution[:2] == ["ExecutionTask", "ExecutionEvent"]
+    stripe = [model["object_name"] for model in apps[4]["models"]]
+    assert "Product" in stripe and "IdempotencyKey" not in stripe and len(stripe) <= 12
+    client.force_login(admin_user)
+    index = client.get("/admin/").content.decode()
+    assert index.index("Execution") < index.index("Stripe") < index.index("Administration")
+    assert client.get("/admin/djstripe/").status_code == 200  # the app's own page keeps every model
+
+
+def test_each_role_sees_only_its_own_apps_in_order(operator, offer_builder, reviewer):
+    assert [app["name"] for app in app_list(reviewer)][:2] == ["Execution", "Proposal reports (FSAR)"]
+    assert [app["name"] for app in app_list(offer_builder)][:3] == ["Execution", "Offers", "Income"]
+    assert "Administration" not in [app["name"] for app in app_list(operator)]
