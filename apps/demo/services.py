@@ -215,6 +215,8 @@ class _World:
         attempts = 3 if status == "failed" else 2 if rng.random() < 0.06 else 1
         duration = max(1, int(median_ms * speed * math.exp(rng.gauss(0, 0.5))))
         tokens = (0, 0) if name == ECHO_MODEL else (rng.randint(800, 4000), rng.randint(200, 1500))
+        if status != "succeeded":
+            tokens = (None, None)  # as the engine records them: usage comes with a reply
         cost = None
         if input_price is not None and status == "succeeded":
             cost = ((tokens[0] * input_price + tokens[1] * output_price) / 1_000_000).quantize(Decimal("0.000001"))
@@ -256,7 +258,7 @@ class _World:
                f"task-{task_id}-{attempts}", False, self.operator_id)  # fmt: skip
         income = []
         offer = self.offers.get(type_id)
-        if status == "succeeded" and offer is not None and rng.random() < income_chance:
+        if status == "succeeded" and offer is not None and name != ECHO_MODEL and rng.random() < income_chance:
             paid_at = finished_at + timedelta(minutes=rng.randint(1, 240))
             if paid_at < self.now:
                 income.append(("payment", offer.price, offer.currency, paid_at, f"evt_demo_{task_id}",

@@ -240,7 +240,7 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
     )
     add_fieldsets = ((None, {"fields": ("task_type", "ai_model", "priority", "payload")}),)
     actions = ("enqueue_selected", "retry_failed", "cancel_selected", "approve_selected", "reject_selected")
-    actions_list = ("execution_switch", "bulk_operations", "queue_statistics")
+    actions_list = ("queue_statistics",)  # the switch and bulk operations are in the sidebar
     actions_detail = ("enqueue_task", "retry_task", "cancel_task", "approve_task", "reject_task", "set_priority")
 
     @display(description="status", ordering="status", label=STATUS_COLOURS)
@@ -383,16 +383,7 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
         )
         return None
 
-    # Buttons on top of the task list.
-    @action(description="Pause / resume execution", icon="pause_circle", url_path="execution-switch",
-            permissions=["view"])  # fmt: skip
-    def execution_switch(self, request):
-        return HttpResponseRedirect(reverse("admin:execution_executioncontrol_changelist"))
-
-    @action(description="Bulk operations", icon="checklist", url_path="bulk-operations", permissions=["view"])
-    def bulk_operations(self, request):
-        return HttpResponseRedirect(reverse("admin:execution_bulkoperation_changelist"))
-
+    # The button on top of the task list.
     @action(description="Queues and workers", icon="monitoring", url_path="queues", permissions=["operate"])
     def queue_statistics(self, request):
         return queues_page(self, request, can_act=self.has_operate_permission(request))

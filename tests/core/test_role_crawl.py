@@ -34,13 +34,14 @@ def demo_data(settings):
     settings.DEBUG = False
 
 
-def crawl(page, base_url: str) -> tuple[list[str], list[str]]:
-    """Visit everything reachable from the index; return (pages visited, problems found)."""
+def crawl(page, base_url: str, user) -> tuple[list[str], list[str]]:
+    """Log in, then visit everything reachable from the index; return (pages visited, problems found)."""
     problems: list[str] = []
-    current = {"url": ""}
+    current = {"url": "/admin/login/"}
     page.on("console", lambda message: message.type == "error" and problems.append(
         f"console error on {current['url']}: {message.text}"))  # fmt: skip
     page.on("pageerror", lambda error: problems.append(f"script error on {current['url']}: {error}"))
+    login(page, base_url, user)
     queue, seen_shapes, visited = ["/admin/"], set(), []
     while queue and len(visited) < PAGES_MAX:
         path = queue.pop(0)
@@ -69,8 +70,7 @@ def role_user(request, demo_data):
 
 def test_every_page_reachable_from_the_navigation_works_for_each_role(role_user, live_server, browser_page):
     role, user = role_user
-    login(browser_page, live_server.url, user)
-    visited, problems = crawl(browser_page, live_server.url)
+    visited, problems = crawl(browser_page, live_server.url, user)
     assert not problems, "\n".join(problems)
     assert len(visited) >= 10, visited  # the crawl really went somewhere
     if role in ("superuser", "operator", "offer_builder"):

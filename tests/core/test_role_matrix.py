@@ -61,8 +61,6 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("execution.executiontask", "bulk:cancel_selected"): {SU, OP},
     ("execution.executiontask", "bulk:approve_selected"): {SU, RV},
     ("execution.executiontask", "bulk:reject_selected"): {SU, RV},
-    ("execution.executiontask", "execution_switch"): {SU, OP, RV},
-    ("execution.executiontask", "bulk_operations"): {SU, OP, RV},
     ("execution.executiontask", "queue_statistics"): {SU, OP},
     ("execution.executiontask", "live"): {SU, OP, RV},  # the list's live statuses and counts (JSON)
     ("execution.executiontask", "live_task"): {SU, OP, RV},

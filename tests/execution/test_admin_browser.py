@@ -99,7 +99,7 @@ def test_operator_retries_every_failed_task_across_pages_and_pauses_execution(
     expect(page.get_by_text("120 changed, 0 skipped")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "task-list-after-bulk-retry.png", full_page=True)
 
-    page.get_by_role("link", name="Pause / resume execution").click()
+    page.get_by_role("link", name="Execution switch").click()  # in the sidebar
     page.screenshot(path=SCREENSHOTS / "execution-switch.png", full_page=True)
     page.get_by_role("button", name="Pause execution").click()
     expect(page.get_by_text("Say why: a reason is required")).to_be_visible()
