@@ -1,5 +1,6 @@
 from django import forms
 from unfold.widgets import (
+    UnfoldAdminFileFieldWidget,
     UnfoldAdminIntegerFieldWidget,
     UnfoldAdminSelectWidget,
     UnfoldAdminTextareaWidget,
@@ -8,7 +9,10 @@ from unfold.widgets import (
 from apps.execution.models import PRIORITY_RANGE, AIModel, TaskType
 
 
-class MultipleFileInput(forms.ClearableFileInput):
+class MultipleFileInput(UnfoldAdminFileFieldWidget):
+    """Unfold's file input (its script fills the file name into a text box it expects next to every file
+    input: a plain one raised a script error on each selection), several files at once."""
+
     allow_multiple_selected = True
 
 

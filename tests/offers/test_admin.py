@@ -23,6 +23,14 @@ def form_data(offer, **changes) -> dict:
 
 
 @pytest.mark.django_db
+def test_the_offer_list_shows_prices_in_the_currencys_decimals(client, offer_builder, offer):
+    OfferTemplate.objects.filter(pk=offer.pk).update(price="49.500", billing="month")
+    client.force_login(offer_builder)
+    page = client.get(reverse("admin:offers_offertemplate_changelist")).content.decode()
+    assert "49.50 USD / monthly" in page and "49.500" not in page
+
+
+@pytest.mark.django_db
 def test_operator_can_view_but_not_edit_or_publish(client, operator, offer, fake_stripe):
     client.force_login(operator)
     assert client.get(change_url(offer)).status_code == 200
@@ -100,5 +108,12 @@ class TestOfferPageInTheBrowser:
         expect(page.locator("#offer-preview-name")).to_have_text("AI Code Review, same day")
         expect(page.locator("#offer-preview-billing")).to_have_text("per month")
         expect(page.locator("#offer-preview-price")).to_contain_text("59.00")
+        page.select_option("#id_currency", "jpy")
+        page.fill("#id_price", "49.5")  # the preview says what saving would say, instead of showing ¥50
+        expect(page.locator("#offer-preview-price")).to_contain_text("JPY prices have at most 0 decimal place(s)")
+        page.fill("#id_price", "5000")
+        expect(page.locator("#offer-preview-price")).to_contain_text("5,000")
+        page.select_option("#id_currency", "usd")
+        page.fill("#id_price", "59")
         expect(page.get_by_role("link", name="Publish to Stripe")).to_be_visible()
         page.screenshot(path=SCREENSHOTS / "offer-page-preview.png", full_page=True)

@@ -48,3 +48,24 @@ def test_reviewer_reads_the_sample_report_and_acknowledges_a_blocking_one(live_s
     expect(page.locator("#execution-paused-banner")).to_have_count(0)
     page.screenshot(path=SCREENSHOTS / "proposal-acknowledged.png", full_page=True)
     assert dialogs == []
+
+
+def test_operator_uploads_reports_and_reads_each_result_without_script_errors(live_server, operator, browser_page,
+                                                                               tmp_path):  # fmt: skip
+    page = browser_page
+    problems = []
+    page.on("pageerror", lambda error: problems.append(f"{error} {error.stack}"))  # where it broke
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    good, bad = tmp_path / "report-sample.txt", tmp_path / "broken.txt"
+    good.write_text(SAMPLE)
+    bad.write_text("# FSAR Proposal Report\n- id: nope\n")
+    login(page, live_server.url, operator)
+    page.goto(f"{live_server.url}/admin/proposals/proposal/upload/")
+    expect(page.get_by_role("heading", name="Upload FSAR reports")).to_be_visible()
+    page.set_input_files("input[type=file]", [str(good), str(bad)])
+    page.get_by_role("button", name="Import").click()
+    results = page.locator("#upload-results")
+    expect(results).to_contain_text("imported")
+    expect(results).to_contain_text("failed")
+    page.screenshot(path=SCREENSHOTS / "proposal-upload-results.png", full_page=True)
+    assert problems == []
