@@ -181,7 +181,27 @@ class TaskTypeAdmin(HistoryAdmin, ModelAdmin):
     search_fields = ("slug", "description")
 
 
-class ExecutionEventInline(ReadOnlyAdminMixin, TabularInline):
+class EventColumns:
+    """How an event reads, in the task page's timeline and in the events list alike."""
+
+    @display(description="error")
+    def error_display(self, event):
+        return error_details(event.error)
+
+    @display(description="error")
+    def error_line(self, event):
+        return error_summary(event.error, limit=80) or "-"
+
+    @display(description="duration", ordering="duration_ms")
+    def duration(self, event):
+        return duration_text(event.duration_ms)
+
+    @display(description="by")
+    def actor_name(self, event):
+        return user_name(event.actor)
+
+
+class ExecutionEventInline(EventColumns, ReadOnlyAdminMixin, TabularInline):
     model = ExecutionEvent
     fields = ("created_at", "kind", "ai_model", "message", "error_display", "duration", "actor_name")
     readonly_fields = fields
@@ -189,18 +209,6 @@ class ExecutionEventInline(ReadOnlyAdminMixin, TabularInline):
     extra = 0
     tab = True
     verbose_name_plural = "events timeline"
-
-    @display(description="error")
-    def error_display(self, event):
-        return error_details(event.error)
-
-    @display(description="duration")
-    def duration(self, event):
-        return duration_text(event.duration_ms)
-
-    @display(description="by")
-    def actor_name(self, event):
-        return user_name(event.actor)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
@@ -484,13 +492,16 @@ def bulk_summary(operation: BulkOperation) -> str:
 
 
 @admin.register(ExecutionEvent)
-class ExecutionEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
+class ExecutionEventAdmin(EventColumns, ReadOnlyAdminMixin, ModelAdmin):
     """Every task's events, newest first; each links to its task, whose page has the whole timeline."""
 
     list_display = ("created_at", "task_link", "kind", "ai_model", "message", "error_line", "duration", "actor_name")
     list_filter = ("kind", "ai_model", "created_at")
     list_select_related = ("task__task_type", "actor")
     ordering = ("-created_at", "-id")
+    search_fields = ("=task__id",)
+    search_help_text = "Task id"
+    show_full_result_count = False
     readonly_fields = ("created_at", "task_link", "kind", "ai_model", "message", "error_display", "duration",
                        "actor_name")  # fmt: skip
     fields = readonly_fields
@@ -499,25 +510,6 @@ class ExecutionEventAdmin(ReadOnlyAdminMixin, ModelAdmin):
     def task_link(self, event):
         url = reverse("admin:execution_executiontask_change", args=[event.task_id])
         return format_html('<a href="{}" class="text-primary-600">{}</a>', url, event.task)
-
-    @display(description="error")
-    def error_line(self, event):
-        return error_summary(event.error, limit=80) or "-"
-
-    @display(description="error")
-    def error_display(self, event):
-        return error_details(event.error)
-
-    @display(description="duration", ordering="duration_ms")
-    def duration(self, event):
-        return duration_text(event.duration_ms)
-
-    @display(description="by")
-    def actor_name(self, event):
-        return user_name(event.actor)
-    search_fields = ("=task__id",)
-    search_help_text = "Task id"
-    show_full_result_count = False
 
 
 @admin.register(BulkOperation)
