@@ -110,6 +110,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 # Login lockouts and API throttles count per client address, so this must match the deployment.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)  # the most rows one API page may ask for (`page_size`)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.core.api.ThrottledTokenAuthentication",

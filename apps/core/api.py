@@ -7,6 +7,7 @@ from redis import RedisError
 from rest_framework import parsers, permissions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed, ParseError, Throttled
+from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 from .validation import json_problem
@@ -120,3 +121,13 @@ class ThrottledTokenAuthentication(TokenAuthentication):
 
     def authenticate_header_present(self, request) -> bool:
         return request.META.get("HTTP_AUTHORIZATION", "").split(" ")[0].lower() == self.keyword.lower()
+
+
+class NewestFirstPagination(CursorPagination):
+    """A big list's pages by position (keyset), newest first: the thousandth page costs what the first does, and
+    nothing counts the table. Clients follow `next` and `previous`; `page_size` up to API_MAX_PAGE_SIZE."""
+
+    ordering = ("-created_at", "-id")
+    page_size = settings.REST_FRAMEWORK["PAGE_SIZE"]
+    page_size_query_param = "page_size"
+    max_page_size = settings.API_MAX_PAGE_SIZE

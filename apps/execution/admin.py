@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
+from apps.core.admin_lists import LargeTableAdminMixin, values_list_filter
 from apps.core.admin_site import HistoryAdmin, LinksOnlyWhereAllowedMixin, form_page
 
 from .admin_views import holds_shown_to, queues_page, task_live, tasks_live
@@ -215,7 +216,7 @@ class ExecutionEventInline(EventColumns, ReadOnlyAdminMixin, TabularInline):
 
 
 @admin.register(ExecutionTask)
-class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
+class ExecutionTaskAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     add_form = ExecutionTaskCreateForm
     object_history_template = "admin/execution/executiontask/object_history.html"
     list_before_template = "admin/execution/executiontask/list_before.html"  # counts by status, live rows
@@ -235,10 +236,9 @@ class ExecutionTaskAdmin(HistoryAdmin, ModelAdmin):
     list_display_links = ("id", "task_type")
     list_filter = ("status", "task_type", "ai_model", "created_at")
     list_select_related = ("task_type", "ai_model")
-    search_fields = ("=id", "=rq_job_id")
+    exact_search_fields = ("id", "rq_job_id")
     search_help_text = "Task id or RQ job id"
-    show_full_result_count = False
-    list_per_page = 50
+    sortable_by = ("id", "created_at")  # what the indexes order; any other column would sort the whole table
     inlines = (ExecutionEventInline,)
     fieldsets = (
         (None, {"fields": ("task_type", "ai_model", "status", "priority", "created_by_name", "cancel_requested")}),
@@ -492,21 +492,24 @@ def bulk_summary(operation: BulkOperation) -> str:
 
 
 @admin.register(ExecutionEvent)
-class ExecutionEventAdmin(EventColumns, ReadOnlyAdminMixin, ModelAdmin):
+class ExecutionEventAdmin(LargeTableAdminMixin, EventColumns, ReadOnlyAdminMixin, ModelAdmin):
     """Every task's events, newest first; each links to its task, whose page has the whole timeline."""
 
     list_display = ("created_at", "task_link", "kind", "ai_model", "message", "error_line", "duration", "actor_name")
-    list_filter = ("kind", "ai_model", "created_at")
+    list_filter = (
+        "kind", values_list_filter("ai_model", "AI model", lambda: AIModel.objects.values_list("name", flat=True)),
+        "created_at",
+    )  # fmt: skip
     list_select_related = ("task__task_type", "actor")
     ordering = ("-created_at", "-id")
-    search_fields = ("=task__id",)
+    exact_search_fields = ("task",)
     search_help_text = "Task id"
-    show_full_result_count = False
+    sortable_by = ("created_at",)
     readonly_fields = ("created_at", "task_link", "kind", "ai_model", "message", "error_display", "duration",
                        "actor_name")  # fmt: skip
     fields = readonly_fields
 
-    @display(description="task", ordering="task_id")
+    @display(description="task")
     def task_link(self, event):
         url = reverse("admin:execution_executiontask_change", args=[event.task_id])
         return format_html('<a href="{}" class="text-primary-600">{}</a>', url, event.task)

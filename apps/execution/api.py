@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
-from apps.core.api import ModelPermissionsWithView
+from apps.core.api import ModelPermissionsWithView, NewestFirstPagination
 
 from .models import AIModel, ExecutionEvent, ExecutionTask
 from .services import ai_model_save, task_create
@@ -98,6 +98,7 @@ class AIModelViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.
 )
 class TaskViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [ModelPermissionsWithView]
+    pagination_class = NewestFirstPagination
     queryset = ExecutionTask.objects.select_related("task_type").order_by("-created_at", "-id")
 
     def get_serializer_class(self):

@@ -12,6 +12,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminBigIntegerFieldWidget
 
+from apps.core.admin_lists import LargeTableAdminMixin, distinct_values, values_list_filter
 from apps.core.admin_site import HistoryAdmin
 from apps.core.money import amount_display
 
@@ -41,19 +42,23 @@ class AttributionFilter(admin.SimpleListFilter):
 
 
 @admin.register(IncomeEvent)
-class IncomeEventAdmin(HistoryAdmin, ModelAdmin):
+class IncomeEventAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     """The ledger: Stripe rows are read-only; manual entries are added here and never edited (a correction is
     another entry)."""
 
     form = ManualIncomeForm
     list_display = ("occurred_at", "kind_label", "amount_display", "ai_model", "task_type", "offer", "task_link",
                     "source")  # fmt: skip
-    list_filter = ("kind", AttributionFilter, "currency", "ai_model", "task_type")
-    list_select_related = ("offer", "task_type", "created_by")
-    search_fields = ("stripe_event_id", "stripe_object_id", "payment_intent_id", "reason")
-    date_hierarchy = "occurred_at"
+    list_filter = (
+        "kind", AttributionFilter,
+        values_list_filter("currency", "currency", lambda: distinct_values(IncomeEvent, "currency")),
+        "ai_model", "task_type", "occurred_at",
+    )  # fmt: skip
+    list_select_related = ("offer", "task_type", "ai_model")
+    exact_search_fields = ("stripe_event_id", "stripe_object_id", "payment_intent_id", "task")
+    search_help_text = "Stripe event, object or PaymentIntent id, or task id"
+    sortable_by = ("occurred_at",)
     raw_id_fields = ("task",)
-    show_full_result_count = False
     actions_list = ("roi",)
     readonly_fields = ("kind", "amount", "currency", "occurred_at", "reason", "offer", "task", "ai_model",
                        "task_type", "stripe_event_id", "stripe_object_id", "payment_intent_id", "metadata",

@@ -34,7 +34,7 @@ class IncomeEvent(models.Model):
         max_digits=16, decimal_places=3, help_text="In the currency's units (not cents); refunds are negative."
     )
     currency = models.CharField(max_length=3, help_text="ISO code, lower case, as Stripe writes it.")
-    occurred_at = models.DateTimeField(db_index=True)
+    occurred_at = models.DateTimeField()
     stripe_event_id = models.CharField("Stripe event", max_length=255, null=True, blank=True, unique=True)
     stripe_object_id = models.CharField(
         "Stripe object", max_length=255, blank=True, help_text="The PaymentIntent of a payment, the Charge of a refund."
@@ -72,6 +72,16 @@ class IncomeEvent(models.Model):
             models.Index(fields=["task"], name="income_task_idx", condition=Q(task__isnull=False)),
             models.Index(fields=["ai_model", "task_type", "-occurred_at"], name="income_attribution_idx"),
             models.Index(fields=["stripe_object_id"], name="income_stripe_object_idx"),
+            # The ledger list (newest first) and its filters.
+            models.Index(fields=["-occurred_at", "-id"], name="income_occurred_id_idx"),
+            models.Index(fields=["kind", "-occurred_at", "-id"], name="income_kind_idx"),
+            models.Index(fields=["currency", "-occurred_at", "-id"], name="income_currency_idx"),
+            models.Index(fields=["ai_model", "-occurred_at", "-id"], name="income_ai_model_idx"),
+            models.Index(fields=["task_type", "-occurred_at", "-id"], name="income_task_type_idx"),
+            models.Index(
+                fields=["-occurred_at", "-id"], name="income_unattributed_idx",
+                condition=Q(ai_model__isnull=True, task_type__isnull=True),
+            ),  # fmt: skip
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=["payment", "refund", "manual"]), name="income_kind_valid"),

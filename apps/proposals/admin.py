@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
+from apps.core.admin_lists import LargeTableAdminMixin, distinct_values, values_list_filter
 from apps.core.admin_site import HistoryAdmin, form_page
 from apps.execution.models import TaskType
 
@@ -58,16 +59,21 @@ class SeverityFilter(admin.SimpleListFilter):
 
 
 @admin.register(Proposal)
-class ProposalAdmin(HistoryAdmin, ModelAdmin):
+class ProposalAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     list_display = (
         "title", "category", "severity_label", "block_flag", "status_label", "reported_at", "report_id",
     )  # fmt: skip
     list_display_links = ("title",)
-    list_filter = ("status", SeverityFilter, "severity", "category", "block_execution", "reported_at")
-    search_fields = ("body", "=report_id")
+    list_filter = (
+        "status", SeverityFilter,
+        values_list_filter("severity", "severity", lambda: distinct_values(Proposal, "severity")),
+        values_list_filter("category", "category", lambda: distinct_values(Proposal, "category")),
+        "block_execution", "reported_at",
+    )  # fmt: skip
+    exact_search_fields = ("report_id",)
+    full_text_search = ("body", "english")
     search_help_text = "Words in the report body, or its exact id"
-    show_full_result_count = False
-    list_per_page = 50
+    sortable_by = ("reported_at",)
     fieldsets = (
         (None, {"fields": ("report_id", "severity_display", "category", "block_execution", "reported_at",
                            "received_at", "source")}),

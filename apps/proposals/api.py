@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, parsers, serializers, status, viewsets
 from rest_framework.response import Response
 
-from apps.core.api import ModelPermissionsWithView
+from apps.core.api import ModelPermissionsWithView, NewestFirstPagination
 
 from .models import Proposal
 from .services import FSARParseError, proposal_ingest
@@ -55,8 +55,13 @@ class ProposalSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class NewestReportsFirstPagination(NewestFirstPagination):
+    ordering = ("-reported_at", "-id")
+
+
 class ProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Proposal.objects.all()
+    pagination_class = NewestReportsFirstPagination
     serializer_class = ProposalSerializer
     permission_classes = [ModelPermissionsWithView]
     parser_classes = [PlainTextParser, MarkdownParser]

@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -77,6 +79,14 @@ class Proposal(models.Model):
         indexes = [
             models.Index(fields=["status", "block_execution"], name="proposal_status_block_idx"),
             models.Index(fields=["-severity", "-reported_at"], name="proposal_severity_idx"),
+            # The list (newest first), its filters, and its search by words.
+            models.Index(fields=["-reported_at", "-id"], name="proposal_reported_id_idx"),
+            models.Index(fields=["status", "-reported_at", "-id"], name="proposal_status_idx"),
+            models.Index(fields=["category", "-reported_at", "-id"], name="proposal_category_idx"),
+            models.Index(
+                fields=["-reported_at", "-id"], name="proposal_blocking_idx", condition=models.Q(block_execution=True)
+            ),
+            GinIndex(SearchVector("body", config="english"), name="proposal_body_search_idx"),
         ]
 
     def __str__(self) -> str:

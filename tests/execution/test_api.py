@@ -56,16 +56,30 @@ def test_list_filters_by_status_task_type_and_ai_model_and_paginates(api, ai_mod
     task_create(task_type="self_programming", ai_model=ai_model)
     task_create(task_type="implement_idea", ai_model=other)
 
-    def ids(**query):
-        page = api.get("/api/tasks/", query).json()
-        return page["count"], {task["id"] for task in page["results"]}
+    def count(**query):
+        return len(api.get("/api/tasks/", query).json()["results"])
 
-    assert ids()[0] == 5
-    assert ids(status="needs_review")[0] == 1
-    assert ids(task_type="implement_idea")[0] == 4
-    assert ids(ai_model="llama-3-70b")[0] == 1
-    assert ids(ai_model="qwen2.5-coder-32b", task_type="implement_idea", status="queued")[0] == 3
-    assert set(api.get("/api/tasks/", {"page": 1}).json()) == {"count", "next", "previous", "results"}
+    assert count() == 5
+    assert count(status="needs_review") == 1
+    assert count(task_type="implement_idea") == 4
+    assert count(ai_model="llama-3-70b") == 1
+    assert count(ai_model="qwen2.5-coder-32b", task_type="implement_idea", status="queued") == 3
+    assert set(api.get("/api/tasks/").json()) == {"next", "previous", "results"}  # a cursor page counts nothing
+
+
+def test_list_pages_by_cursor_newest_first_with_a_capped_page_size(api, ai_model, monkeypatch):
+    from apps.core.api import NewestFirstPagination
+
+    created = [task_create(task_type="implement_idea", ai_model=ai_model).pk for _ in range(5)]
+    seen, url = [], "/api/tasks/?page_size=2&status=queued"
+    while url:
+        page = api.get(url).json()
+        assert len(page["results"]) <= 2
+        seen += [task["id"] for task in page["results"]]
+        url = page["next"]
+    assert seen == created[::-1]  # newest first, each task once, across pages
+    monkeypatch.setattr(NewestFirstPagination, "max_page_size", 3)
+    assert len(api.get("/api/tasks/", {"page_size": 100}).json()["results"]) == 3
 
 
 def test_api_needs_a_token_and_the_right_permissions(ai_model, offer_builder, reviewer):
