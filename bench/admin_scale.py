@@ -48,7 +48,9 @@ SEARCHES = {
 }
 
 # One statement per chunk of task ids [%(low)s, %(high)s]. Status by a hash of the id: 85% succeeded, 8% failed,
-# 2% cancelled, 2% queued and 1% each pending, running, needs_review; created over the last 365 days in id order.
+# 2% cancelled, 2% queued and 1% each pending, running, needs_review; created over the last 365 days in id order,
+# denser towards today as a growing business's are (a twentieth of them today), so that at every size a filter
+# by date fills its first page.
 TASKS_SQL = """
 INSERT INTO execution_tasks (id, status, priority, payload, result, error, attempts, created_at, queued_at,
     started_at, finished_at, duration_ms, input_tokens, output_tokens, cost, rq_job_id, ai_model, created_by_id,
@@ -67,7 +69,7 @@ SELECT g, s.status, (g %% 5) - 2, jsonb_build_object('prompt', 'task ' || g),
     CASE WHEN s.status = 'succeeded' THEN ((500 + g %% 1500) * 2.5 + (100 + g %% 700) * 10.0) / 1000000 END,
     'task-' || g || '-1', (%(models)s::text[])[1 + g %% 4], NULL, (%(types)s::bigint[])[1 + (g / 7) %% 4], false
 FROM generate_series(%(low)s::bigint, %(high)s::bigint) AS g,
-    LATERAL (SELECT now() - (%(tasks)s - g) * (interval '365 days' / %(tasks)s) AS created) AS t,
+    LATERAL (SELECT now() - power((%(tasks)s - g)::float8 / %(tasks)s, 2) * interval '365 days' AS created) AS t,
     LATERAL (SELECT CASE WHEN (g * 7919) %% 100 < 85 THEN 'succeeded' WHEN (g * 7919) %% 100 < 93 THEN 'failed'
                          WHEN (g * 7919) %% 100 < 95 THEN 'cancelled' WHEN (g * 7919) %% 100 < 97 THEN 'queued'
                          WHEN (g * 7919) %% 100 < 98 THEN 'pending' WHEN (g * 7919) %% 100 < 99 THEN 'running'
@@ -116,12 +118,12 @@ PROPOSALS_SQL = """
 INSERT INTO proposals_proposal (report_id, reported_at, severity, block_execution, category, body, risks,
     mitigations, raw_text, source, received_at, status, reviewer_comment, acknowledged_at, decided_at,
     implemented_at, lead_time, acknowledged_by_id, decided_by_id, implemented_by_id)
-SELECT 'bench-' || g, r.at, g %% 11, g %% 500 = 0, c.category, r.body, '[]'::jsonb, '[]'::jsonb, r.body, 'bench',
+SELECT 'bench-' || g, r.at, g %% 11, g %% 20 = 0, c.category, r.body, '[]'::jsonb, '[]'::jsonb, r.body, 'bench',
     r.at, (ARRAY['new', 'acknowledged', 'accepted', 'rejected', 'implemented'])[1 + g %% 5], '', NULL, NULL,
     NULL, NULL, NULL, NULL, NULL
 FROM generate_series(%(low)s::bigint, %(high)s::bigint) AS g,
     LATERAL (SELECT (%(categories)s::text[])[1 + g %% 6] AS category) AS c,
-    LATERAL (SELECT now() - (%(proposals)s - g) * (interval '365 days' / %(proposals)s) AS at,
+    LATERAL (SELECT now() - power((%(proposals)s - g)::float8 / %(proposals)s, 2) * interval '365 days' AS at,
                     c.category || ': stage '
                     || (ARRAY['implement_idea', 'idea_implementation', 'self_improvement'])[1 + g %% 3]
                     || ' took ' || (g %% 9000) || ' ms in report ' || g || '. '
@@ -194,7 +196,7 @@ def load(url: str, tasks: int) -> float:
         for _table, index, _definition in indexes:
             db.execute(f'DROP INDEX "{index}"')
         parameters = {"tasks": tasks, "models": list(MODELS), "types": types, "categories": list(CATEGORIES),
-                      "proposals": max(tasks // 100, 10)}  # fmt: skip
+                      "proposals": max(tasks // 100, 1000)}  # fmt: skip
         for low in range(1, tasks + 1, CHUNK):
             high = min(low + CHUNK - 1, tasks)
             chunk = {**parameters, "low": low, "high": high}
@@ -235,6 +237,8 @@ def measure_in_child(url: str, tasks: int, rounds: int) -> dict:
     redis = urlsplit(os.environ["REDIS_URL"])
     environment["REDIS_URL"] = redis._replace(path="/14", query="").geturl() if redis.scheme != "unix" else (
         f"unix://{redis.path}?db=14")  # fmt: skip
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v0"], cwd=ROOT,
+                   env=environment, check=True)  # as a deployment does: pages link the hashed file names
     output = subprocess.run(
         [sys.executable, __file__, "--measure", str(tasks), "--rounds", str(rounds)],
         cwd=ROOT, env=environment, check=True, stdout=subprocess.PIPE, text=True,
@@ -267,7 +271,7 @@ def pages(client, tasks: int) -> list[tuple[str, str]]:
             choice = next((c for c in spec.choices(cl) if not c["selected"]), None)
             if choice:
                 found.append((f"{name} filter {spec.title}: {choice['display']}", changelist + choice["query_string"]))
-        if model_admin.search_fields and name in SEARCHES:
+        if model_admin.get_search_fields(request) and name in SEARCHES:
             found.append((f"{name} search", f"{changelist}?q={SEARCHES[name](tasks)}"))
         if (deepest := cl.paginator.num_pages) > 2:
             found.append((f"{name} deepest page offered", f"{changelist}?p={deepest}"))
@@ -276,7 +280,7 @@ def pages(client, tasks: int) -> list[tuple[str, str]]:
             found.append((f"{name} page", reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])))
     found += [
         ("income ROI", reverse("admin:income_incomeevent_roi")),
-        ("queues", reverse("admin:execution_queues")),
+        ("queues", reverse("admin:execution_executiontask_queue_statistics")),
         ("live task list (JSON)", reverse("admin:execution_executiontask_live")),
         ("API tasks", "/api/tasks/"),
         ("API tasks ?status=failed", "/api/tasks/?status=failed"),
@@ -308,12 +312,16 @@ def measure(tasks: int, rounds: int) -> None:
 
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True,
                                                                                   "is_superuser": True})  # fmt: skip
-    client = Client(secure=True)
+    client = Client(secure=True, headers={"X-Forwarded-Proto": "https"})  # as behind the TLS proxy
     client.force_login(user)
     results = {}
     for name, url in pages(client, tasks):
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url)  # the warm-up
+        query_count = len(queries)  # now: the log is cleared by the next request
+        if response.status_code == 302:  # a page that is only a redirect (the pause switch's record)
+            print(f"  skipped {name}: {url} redirects to {response.url}", file=sys.stderr)
+            continue
         if response.status_code != 200:
             raise SystemExit(f"{name}: {url} answered {response.status_code}")
         times = []
@@ -321,8 +329,8 @@ def measure(tasks: int, rounds: int) -> None:
             started = time.perf_counter()
             client.get(url)
             times.append((time.perf_counter() - started) * 1000)
-        results[name] = {"url": url, "ms": statistics.median(times), "queries": len(queries)}
-        print(f"  {tasks:>10,} tasks  {statistics.median(times):8.1f} ms  {len(queries):3} queries  {name}",
+        results[name] = {"url": url, "ms": statistics.median(times), "queries": query_count}
+        print(f"  {tasks:>10,} tasks  {statistics.median(times):8.1f} ms  {query_count:3} queries  {name}",
               file=sys.stderr, flush=True)  # fmt: skip
     print(json.dumps(results))
 
@@ -366,6 +374,8 @@ def main() -> None:
     sizes = options.sizes.split(",")
     if unknown := [size for size in sizes if size not in SIZES]:
         raise SystemExit(f"unknown size {unknown[0]!r}: choose from {', '.join(SIZES)}")
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        raise SystemExit("Set DATABASE_URL and REDIS_URL, or run through `python -m opsconsole.devservers exec --`.")
     base = os.environ["DATABASE_URL"]
     print(f"machine: {os.cpu_count()} cores; PostgreSQL at {urlsplit(base).hostname or 'a socket'}")
     measured = {}

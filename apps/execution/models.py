@@ -232,6 +232,9 @@ class ExecutionTask(models.Model):
             models.Index(fields=["task_type", "-created_at", "-id"], name="exec_task_type_id_idx"),
             models.Index(fields=["ai_model", "-created_at", "-id"], name="exec_task_ai_model_id_idx"),
             models.Index(fields=["rq_job_id"], name="exec_task_rq_job_idx"),  # search by job id
+            # The list's counts by status within a filter by type or model (each count stops at 10,001 rows).
+            models.Index(fields=["task_type", "status"], name="exec_task_type_status_idx"),
+            models.Index(fields=["ai_model", "status"], name="exec_task_ai_model_status_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=TaskStatus.values), name="exec_task_status_valid"),

@@ -49,6 +49,14 @@ class Migration(migrations.Migration):
             model_name='executiontask',
             index=models.Index(fields=['rq_job_id'], name='exec_task_rq_job_idx'),
         ),
+        AddIndexConcurrently(
+            model_name='executiontask',
+            index=models.Index(fields=['task_type', 'status'], name='exec_task_type_status_idx'),
+        ),
+        AddIndexConcurrently(
+            model_name='executiontask',
+            index=models.Index(fields=['ai_model', 'status'], name='exec_task_ai_model_status_idx'),
+        ),
         RemoveIndexConcurrently(
             model_name='executionevent',
             name='exec_event_kind_idx',
