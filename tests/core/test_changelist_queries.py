@@ -102,6 +102,7 @@ def test_counts_say_when_they_are_estimates_or_capped(rows, client, monkeypatch)
     paginator = unfiltered.context["cl"].paginator
     assert (paginator.count_is, paginator.count, paginator.num_pages) == ("estimated", ROWS, 20 // 50 or 1)
     assert b"about 60 execution tasks" in unfiltered.content
+    assert b"Select all about 60 execution tasks" in unfiltered.content  # the actions bar says it too
 
     filtered = client.get("/admin/execution/executiontask/?status__exact=queued")
     assert filtered.context["cl"].paginator.count_is == "capped"
