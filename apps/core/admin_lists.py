@@ -74,8 +74,9 @@ class LargeTablePaginator(Paginator):
 
     @property
     def count_text(self) -> str:
-        prefix = {"estimated": "about ", "capped": "more than "}.get(self.count_is, "")
-        return f"{prefix}{self.count:,}"
+        if self.count_is == "estimated":  # two significant digits: "about 9,999,653" would claim a precision
+            return f"about {round(self.count, 2 - len(str(self.count))):,}"
+        return f"{'more than ' if self.count_is == 'capped' else ''}{self.count:,}"
 
 
 class LargeTableChangeList(ChangeList):
