@@ -64,7 +64,7 @@ def constraint_named(table: str, **shape) -> str:
 
 
 DRIFTS = {  # one of each kind the guard must name, as a hand on the database would make it
-    "dropped index": ("DROP INDEX exec_task_status_idx", "execution_tasks: index exec_task_status_idx missing"),
+    "dropped index": ("DROP INDEX exec_task_status_id_idx", "execution_tasks: index exec_task_status_id_idx missing"),
     "dropped partial unique constraint": (
         "DROP INDEX income_one_row_per_payment",
         "income_events: constraint income_one_row_per_payment missing",
