@@ -8,13 +8,14 @@ sorting only by what an index serves. Each filter and the default ordering need 
 """
 
 from django.contrib import admin
-from django.contrib.admin.options import ShowFacets
+from django.contrib.admin.options import IncorrectLookupParameters, ShowFacets
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Q
+from django.db.models.constants import LOOKUP_SEP
 from django.utils.functional import cached_property
 
 COUNT_CAP = 10_000  # a filtered list counts this many rows at most; pages are offered this deep
@@ -80,6 +81,11 @@ class LargeTablePaginator(Paginator):
 
 
 class LargeTableChangeList(ChangeList):
+    def get_ordering_field(self, field_name):
+        # Django hides the other columns' sort links but still obeys `?o=` for them: a sort of millions of rows.
+        sortable = self.model_admin.sortable_by
+        return super().get_ordering_field(field_name) if sortable is None or field_name in sortable else None
+
     def get_results(self, request):
         super().get_results(request)
         # The header would print the capped count as "10000 results (Show all)": the pagination bar says it
@@ -102,6 +108,22 @@ class LargeTableAdminMixin:
 
     def get_changelist(self, request, **kwargs):
         return LargeTableChangeList
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """Only the lookups of the list's own filters: Django would take any lookup on a column from the URL
+        (`?error__icontains=...`), a scan of the whole table."""
+        return lookup.split(LOOKUP_SEP, 1)[0] in self._filter_parameters() and super().lookup_allowed(
+            lookup, value, request
+        )
+
+    def _filter_parameters(self) -> set[str]:
+        names = set()
+        for entry in self.list_filter:
+            if isinstance(entry, str | tuple | list):
+                names.add((entry if isinstance(entry, str) else entry[0]).split(LOOKUP_SEP, 1)[0])
+            else:
+                names.add(entry.parameter_name)  # a SimpleListFilter
+        return names
 
     def get_search_fields(self, request):
         # Django's own search (LIKE/UPPER over each field) never runs here; the box shows while there is a search.
@@ -137,10 +159,16 @@ def values_list_filter(field_name: str, title: str, values) -> type[admin.Simple
         parameter_name = field_name
 
         def lookups(self, request, model_admin):
-            return [(value, str(value)) for value in values()]
+            return [(value, str(value) if value != "" else "(none)") for value in values()]
 
         def queryset(self, request, queryset):
-            return queryset.filter(**{field_name: self.value()}) if self.value() is not None else queryset
+            if self.value() is None:
+                return queryset
+            field = queryset.model._meta.get_field(field_name)
+            try:
+                return queryset.filter(**{field_name: field.to_python(self.value())})
+            except ValidationError as error:  # `?severity=abc`: the admin's "invalid filter" page, not a 500
+                raise IncorrectLookupParameters(error) from error
 
     ValuesFilter.title = title
     ValuesFilter.__name__ = f"{field_name.title().replace('_', '')}ValuesFilter"

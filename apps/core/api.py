@@ -3,10 +3,11 @@
 import logging
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from redis import RedisError
 from rest_framework import parsers, permissions
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed, ParseError, Throttled
+from rest_framework.exceptions import AuthenticationFailed, NotFound, ParseError, Throttled, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
@@ -131,3 +132,11 @@ class NewestFirstPagination(CursorPagination):
     page_size = settings.REST_FRAMEWORK["PAGE_SIZE"]
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
+
+    def paginate_queryset(self, queryset, request, view=None):
+        if "page" in request.query_params:  # a client written for page numbers would loop on the first page
+            raise ValidationError({"page": ["This list pages by cursor: follow the `next` link of each page."]})
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except DjangoValidationError:  # a cursor whose position is not a value of the ordering column
+            raise NotFound(self.invalid_cursor_message) from None

@@ -66,7 +66,7 @@ class ProposalAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     list_display_links = ("title",)
     list_filter = (
         "status", SeverityFilter,
-        values_list_filter("severity", "severity", lambda: distinct_values(Proposal, "severity")),
+        values_list_filter("severity", "severity (exact)", lambda: distinct_values(Proposal, "severity")),
         values_list_filter("category", "category", lambda: distinct_values(Proposal, "category")),
         "block_execution", "reported_at",
     )  # fmt: skip

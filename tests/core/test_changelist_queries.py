@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from apps.core import admin_lists
 from apps.core.admin_lists import LargeTableAdminMixin, LargeTablePaginator
-from apps.execution.models import TaskType
+from apps.execution.admin import ExecutionTaskAdmin
+from apps.execution.models import ExecutionEvent, ExecutionTask, TaskType
 from apps.execution.services import tasks_create_many
 from apps.income.models import IncomeEvent
 from apps.offers.models import OfferTemplate
@@ -33,6 +34,7 @@ def rows(ai_model):
     """More than a page of every big table, each row with every related object its list shows."""
     task_type = TaskType.objects.get(slug="implement_idea")
     tasks = tasks_create_many(task_type=task_type, ai_model=ai_model, payloads=[{"n": n} for n in range(ROWS)])
+    ExecutionEvent.objects.update(actor=get_user_model().objects.create_user("someone"))  # the events list shows it
     offer = OfferTemplate.objects.create(name="Code Review", slug="code-review", task_type=task_type,
                                          ai_model=ai_model, price="49.00", currency="usd")  # fmt: skip
     now = timezone.now()
@@ -107,7 +109,7 @@ def test_counts_say_when_they_are_estimates_or_capped(rows, client, monkeypatch)
     filtered = client.get("/admin/execution/executiontask/?status__exact=queued")
     assert filtered.context["cl"].paginator.count_is == "capped"
     assert b"more than 20 execution tasks" in filtered.content
-    assert b"60 results" not in filtered.content  # the header does not print a capped count as exact
+    assert b"20 results" not in filtered.content  # the header does not print a capped count as exact
 
     few = client.get(f"/admin/execution/executiontask/?q={rows[0]}")
     assert few.context["cl"].paginator.count_text == "1" and len(few.context["cl"].result_list) == 1
@@ -131,3 +133,24 @@ def test_search_finds_exact_ids_and_words(rows, client, url, term, expected):
     response = client.get(url, {"q": term.format(task=rows[0]), "all": ""})
     assert response.status_code == 200
     assert response.context["cl"].paginator.count == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [("severity=abc", "not a severity"), ("error__icontains=timeout", "a lookup no filter offers")],
+)
+def test_a_bad_or_unoffered_filter_is_refused_without_a_500(rows, client, query, problem):
+    client.force_login(get_user_model().objects.create_superuser("root", password="-"))  # noqa: S106
+    url = "/admin/proposals/proposal/" if query.startswith("severity") else "/admin/execution/executiontask/"
+    response = client.get(f"{url}?{query}")
+    assert response.status_code in (302, 400), problem  # the admin's "invalid filter" redirect, or Bad Request
+    if response.status_code == 302:
+        assert response.url.endswith("?e=1")
+
+
+def test_a_column_without_an_index_cannot_be_sorted_even_through_the_url(rows, client):
+    client.force_login(get_user_model().objects.create_superuser("root", password="-"))  # noqa: S106
+    priority_column = ExecutionTaskAdmin.list_display.index("priority")
+    response = client.get("/admin/execution/executiontask/", {"o": str(priority_column)})
+    assert response.status_code == 200
+    assert "priority" not in response.context["cl"].get_ordering(response.wsgi_request, ExecutionTask.objects.all())

@@ -1,6 +1,9 @@
+import base64
+
 import pytest
 from rest_framework.test import APIClient
 
+from apps.core.api import NewestFirstPagination
 from apps.execution.models import ExecutionEvent, ExecutionTask
 from apps.execution.services import task_create
 from tests.conftest import token_client
@@ -68,8 +71,6 @@ def test_list_filters_by_status_task_type_and_ai_model_and_paginates(api, ai_mod
 
 
 def test_list_pages_by_cursor_newest_first_with_a_capped_page_size(api, ai_model, monkeypatch):
-    from apps.core.api import NewestFirstPagination
-
     created = [task_create(task_type="implement_idea", ai_model=ai_model).pk for _ in range(5)]
     seen, url = [], "/api/tasks/?page_size=2&status=queued"
     while url:
@@ -80,6 +81,15 @@ def test_list_pages_by_cursor_newest_first_with_a_capped_page_size(api, ai_model
     assert seen == created[::-1]  # newest first, each task once, across pages
     monkeypatch.setattr(NewestFirstPagination, "max_page_size", 3)
     assert len(api.get("/api/tasks/", {"page_size": 100}).json()["results"]) == 3
+
+
+def test_a_bad_cursor_is_a_404_and_a_page_number_a_400(api, ai_model):
+    task_create(task_type="implement_idea", ai_model=ai_model)
+    not_a_time = base64.b64encode(b"p=yesterday").decode()
+    assert api.get("/api/tasks/", {"cursor": not_a_time}).status_code == 404
+    assert api.get("/api/proposals/", {"cursor": not_a_time}).status_code == 404
+    refused = api.get("/api/tasks/", {"page": 2})
+    assert refused.status_code == 400 and "follow the `next` link" in refused.json()["page"][0]
 
 
 def test_api_needs_a_token_and_the_right_permissions(ai_model, offer_builder, reviewer):

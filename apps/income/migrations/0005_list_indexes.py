@@ -44,14 +44,33 @@ class Migration(migrations.Migration):
             model_name='incomeevent',
             index=models.Index(condition=models.Q(('ai_model__isnull', True), ('task_type__isnull', True)), fields=['-occurred_at', '-id'], name='income_unattributed_idx'),
         ),
-        migrations.AlterField(
-            model_name='historicalincomeevent',
-            name='occurred_at',
-            field=models.DateTimeField(),
-        ),
-        migrations.AlterField(
-            model_name='incomeevent',
-            name='occurred_at',
-            field=models.DateTimeField(),
+        # The plain occurred_at indexes the ordered ones replace, dropped without locking writes either (an
+        # AlterField would DROP INDEX in the open, waiting behind reads while blocking writes).
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='historicalincomeevent',
+                    name='occurred_at',
+                    field=models.DateTimeField(),
+                ),
+                migrations.AlterField(
+                    model_name='incomeevent',
+                    name='occurred_at',
+                    field=models.DateTimeField(),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    'DROP INDEX CONCURRENTLY IF EXISTS "income_events_occurred_at_56932716"',
+                    reverse_sql='CREATE INDEX CONCURRENTLY IF NOT EXISTS "income_events_occurred_at_56932716" '
+                                'ON "income_events" ("occurred_at")',
+                ),
+                migrations.RunSQL(
+                    'DROP INDEX CONCURRENTLY IF EXISTS "income_historicalincomeevent_occurred_at_4c0f41bd"',
+                    reverse_sql='CREATE INDEX CONCURRENTLY IF NOT EXISTS '
+                                '"income_historicalincomeevent_occurred_at_4c0f41bd" ON "income_historicalincomeevent" '
+                                '("occurred_at")',
+                ),
+            ],
         ),
     ]
