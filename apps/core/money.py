@@ -53,6 +53,18 @@ def amount_display(amount: Decimal, currency: str) -> str:
     return f"{amount.quantize(Decimal(1).scaleb(-currency_decimals(currency)))} {currency.upper()}"
 
 
+def amount_text(amount: Decimal, currency: str, *, exact: bool = False, grouping: bool = True) -> str:
+    """An amount as a number people read: the currency's own decimals ("818,401" JPY, "49.50" USD, "1.250" KWD),
+    thousands grouped unless `grouping` is off (CSV). `exact` keeps every significant decimal beyond the
+    currency's: AI costs are fractions of a cent, and a ROI computed on 0.002835 must be shown next to 0.002835,
+    not 0.00."""
+    value = Decimal(amount)
+    places = currency_decimals(currency)
+    if exact:
+        places = max(places, -value.normalize().as_tuple().exponent)
+    return format(value.quantize(Decimal(1).scaleb(-places)), f"{',' if grouping else ''}.{places}f")
+
+
 def currency_rules() -> dict[str, dict[str, str | int]]:
     """Decimals and Stripe's minimum per currency, for forms that check a price as it is typed."""
     return {code: {"decimals": currency_decimals(code), "minimum": MINIMUM_CHARGE[code]} for code in MINIMUM_CHARGE}

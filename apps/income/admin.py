@@ -14,7 +14,7 @@ from unfold.widgets import UnfoldAdminBigIntegerFieldWidget
 
 from apps.core.admin_lists import LargeTableAdminMixin, distinct_values, values_list_filter
 from apps.core.admin_site import HistoryAdmin
-from apps.core.money import amount_display
+from apps.core.money import amount_display, amount_text
 
 from .forms import ManualIncomeForm, RoiPeriodForm
 from .models import IncomeEvent
@@ -171,10 +171,14 @@ def roi_csv(report) -> HttpResponse:
     if report.unattributed:
         lines.append(("(unattributed)", "", report.unattributed))
     lines.append(("(total)", "", report.total))
+    def money(amount, exact=False) -> str:  # the page's figures, without thousands separators
+        return "" if amount is None else amount_text(amount, report.currency, exact=exact, grouping=False)
+
     for ai_model, task_type, row in lines:
         writer.writerow([
-            _cell(ai_model), _cell(task_type), row.tasks_run, row.tasks_succeeded, row.cost, row.cost_unknown,
-            row.income, row.net, _blank(row.roi), _blank(row.income_per_succeeded_task),
+            _cell(ai_model), _cell(task_type), row.tasks_run, row.tasks_succeeded, money(row.cost, exact=True),
+            row.cost_unknown, money(row.income), money(row.net, exact=True), _blank(row.roi),
+            money(row.income_per_succeeded_task),
         ])  # fmt: skip
     return response
 

@@ -42,7 +42,8 @@ class RoiRow:
 
     @property
     def income_per_succeeded_task(self) -> Decimal | None:
-        return (self.income / self.tasks_succeeded).quantize(Decimal("0.01")) if self.tasks_succeeded else None
+        """Unrounded: shown in the currency's decimals (`amount_text`)."""
+        return self.income / self.tasks_succeeded if self.tasks_succeeded else None
 
     @property
     def is_unattributed(self) -> bool:

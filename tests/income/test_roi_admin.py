@@ -236,3 +236,24 @@ def test_roi_page_in_a_browser(live_server, operator, browser_page):
     expect(page.locator("#roi-table tfoot")).to_contain_text("Total")
     expect(page.locator("canvas.chart")).to_be_visible()
     page.screenshot(path=SCREENSHOTS / "income-roi.png", full_page=True)
+
+
+def test_amounts_read_in_each_currency_s_own_decimals_and_costs_keep_theirs(admin_client, ai_model, settings):
+    """JPY has no decimals (818,401, not 818401.00), USD two (49.50, not the ledger's 49.500), and an AI cost of
+    0.002835 stays 0.002835 on the page and in the CSV so that the ROI next to it can be recomputed."""
+    today = timezone.now()
+    finished_task(ai_model, "implement_idea", cost="0.002835", finished_at=today)
+    period = {"since": today.date().isoformat(), "until": today.date().isoformat()}
+    for code, minor_units, page_text, csv_text in (("usd", 4950, "49.50", "49.50"),
+                                                   ("jpy", 818401, "818,401", "818401")):  # fmt: skip
+        settings.INCOME_CURRENCY = code
+        income_record_stripe_event(event=stripe_event(
+            "payment_intent.succeeded", event_id=f"evt_{code}", at=today, id=f"pi_{code}", currency=code,
+            amount_received=minor_units, metadata={"task_id": str(ai_model.tasks.get().pk)},
+        ))  # fmt: skip
+        page = admin_client.get(ROI_URL, period).content.decode()
+        table = page[page.index('id="roi-table"'):]
+        assert page_text in table and f"{page_text}.00" not in table and f"{page_text}0" not in table
+        assert "0.002835" in table
+        total = csv_rows(admin_client.get(ROI_URL, {**period, "format": "csv"}))[("(total)", "")]
+        assert (total["income"], total["ai_cost"]) == (csv_text, "0.002835")
