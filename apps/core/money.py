@@ -50,7 +50,7 @@ def amount_problems(amount: Decimal | None, currency: str) -> dict[str, str]:
 
 def amount_display(amount: Decimal, currency: str) -> str:
     """An amount as people read it: the currency's own decimals, then its code ("49.50 USD", "5000 JPY")."""
-    return f"{amount.quantize(Decimal(1).scaleb(-currency_decimals(currency)))} {currency.upper()}"
+    return f"{amount_text(amount, currency, grouping=False)} {currency.upper()}"
 
 
 def amount_text(amount: Decimal, currency: str, *, exact: bool = False, grouping: bool = True) -> str:
