@@ -4,8 +4,17 @@ from django.conf import settings
 from rq import cron
 
 from apps.execution.jobs import sweep_executions
+from apps.income.jobs import prune_webhook_bodies, reconcile_yesterday, retry_stranded_webhooks
 
 cron.register(
     sweep_executions, "default", interval=settings.EXECUTION_SWEEP_INTERVAL_SECONDS, name="execution-sweep",
     job_timeout=max(60, settings.EXECUTION_SWEEP_INTERVAL_SECONDS * 4), result_ttl=600,
 )  # fmt: skip
+cron.register(
+    retry_stranded_webhooks, "default", interval=settings.INCOME_STRANDED_SWEEP_SECONDS,
+    name="income-stranded-webhooks", job_timeout=300, result_ttl=600,
+)  # fmt: skip
+cron.register(reconcile_yesterday, "default", cron=settings.INCOME_RECONCILE_CRON, name="income-reconcile",
+              job_timeout=1800, result_ttl=86400)  # fmt: skip
+cron.register(prune_webhook_bodies, "default", cron="15 4 * * *", name="income-prune-webhook-bodies", job_timeout=900,
+              result_ttl=86400)  # fmt: skip

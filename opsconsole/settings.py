@@ -207,6 +207,15 @@ OFFERS_STRIPE_RETRY_SECONDS = env.float("OFFERS_STRIPE_RETRY_SECONDS", default=2
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")  # whsec_..., from Stripe's endpoint page
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)  # older: replay, refused
 INCOME_CURRENCY = env("INCOME_CURRENCY", default="usd")  # ROI's currency: AI costs are priced in it
+# A verified delivery still unrecorded this long after it arrived (RQ's own retries take under 3 minutes) is
+# stranded: listed in the admin and retried by the scheduler, first after INCOME_STRANDED_RETRY_SECONDS, doubling.
+INCOME_WEBHOOK_STRANDED_AFTER_SECONDS = env.int("INCOME_WEBHOOK_STRANDED_AFTER_SECONDS", default=600)
+INCOME_STRANDED_RETRY_SECONDS = env.int("INCOME_STRANDED_RETRY_SECONDS", default=300)
+INCOME_STRANDED_SWEEP_SECONDS = env.int("INCOME_STRANDED_SWEEP_SECONDS", default=120)
+# Raw bodies of recorded deliveries are removed after this many days (the rows stay, for audit).
+INCOME_WEBHOOK_BODY_RETENTION_DAYS = env.int("INCOME_WEBHOOK_BODY_RETENTION_DAYS", default=30)
+# When the daily reconciliation of the previous UTC day with Stripe's balance transactions runs (cron, UTC).
+INCOME_RECONCILE_CRON = env("INCOME_RECONCILE_CRON", default="30 3 * * *")
 
 SIMPLE_HISTORY_REVERT_DISABLED = True  # no Revert button; apps.core.admin_site.HistoryAdmin refuses the POST
 
@@ -265,12 +274,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"no_static_files": {"()": "django.utils.log.CallbackFilter", "callback": _not_a_static_file_served}},
-    "formatters": {"django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}",
-                                     "style": "{"}},  # fmt: skip
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+    },  # fmt: skip
     "handlers": {
         "console": {"class": "logging.StreamHandler"},
         "django.server": {
-            "class": "logging.StreamHandler", "formatter": "django.server", "filters": ["no_static_files"],
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["no_static_files"],
         },  # fmt: skip
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
@@ -287,8 +299,20 @@ ADMIN_NAVIGATION = {
     "proposals": ["Proposal"],
     "offers": ["OfferTemplate"],
     "income": ["IncomeEvent"],
-    "djstripe": ["Product", "Price", "Customer", "PaymentIntent", "Charge", "Refund", "Dispute", "Invoice",
-                 "Subscription", "BalanceTransaction", "Event", "WebhookEventTrigger"],  # fmt: skip
+    "djstripe": [
+        "Product",
+        "Price",
+        "Customer",
+        "PaymentIntent",
+        "Charge",
+        "Refund",
+        "Dispute",
+        "Invoice",
+        "Subscription",
+        "BalanceTransaction",
+        "Event",
+        "WebhookEventTrigger",
+    ],  # fmt: skip
     "axes": None,
     "authtoken": None,
     "auth": None,
@@ -301,6 +325,12 @@ UNFOLD = {
     "SITE_SYMBOL": "monitoring",
     "ENVIRONMENT": "apps.core.admin_site.environment_label",
     # Without an icon of its own every page's first load asks for /favicon.ico: a 404 in the browser console.
-    "SITE_FAVICONS": [{"rel": "icon", "sizes": "any", "type": "image/svg+xml",
-                       "href": lambda request: static("opsconsole/favicon.svg")}],  # fmt: skip
+    "SITE_FAVICONS": [
+        {
+            "rel": "icon",
+            "sizes": "any",
+            "type": "image/svg+xml",
+            "href": lambda request: static("opsconsole/favicon.svg"),
+        }
+    ],  # fmt: skip
 }

@@ -171,6 +171,7 @@ def roi_csv(report) -> HttpResponse:
     if report.unattributed:
         lines.append(("(unattributed)", "", report.unattributed))
     lines.append(("(total)", "", report.total))
+
     def money(amount, exact=False) -> str:  # the page's figures, without thousands separators
         return "" if amount is None else amount_text(amount, report.currency, exact=exact, grouping=False)
 

@@ -1,39 +1,58 @@
-"""The income ledger: Stripe events and manual entries become `IncomeEvent` rows, each payment counted once.
-
-Which Stripe events count (README, "Income and ROI"): `payment_intent.succeeded` is the one payment event (every
-Stripe payment, one-off or invoiced, is exactly one succeeded PaymentIntent); `charge.refunded` carries refunds,
-full or partial. Everything else is acknowledged and ignored, so registering more event types never double counts.
-"""
+"""The income ledger's use cases: recording Stripe deliveries (booking.py decides the rows), reading fees from
+Stripe afterwards (settlement.py, in a job), manual entries, and keeping deliveries from being lost or kept too
+long (stranded deliveries retried by the scheduler; raw bodies pruned after their retention period)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import traceback
-from datetime import UTC, datetime
+from datetime import timedelta
 from decimal import Decimal
 
 import django_rq
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from djstripe.models import Price, WebhookEventTrigger
+from django.db import transaction
+from django.utils import timezone
+from djstripe.models import WebhookEventTrigger
 from rq import Retry
 
-from apps.core.money import amount_from_minor_units, currency_decimals
-from apps.execution.models import AIModel, ExecutionTask, TaskType
-from apps.offers.models import OfferTemplate
+from apps.core.money import currency_decimals
+from apps.offers.services import stripe_setup_problem
 
-from .models import IncomeEvent
+from .booking import stripe_event_book
+from .models import IncomeEvent, StrandedWebhook
 
+logger = logging.getLogger(__name__)
 Kind = IncomeEvent.Kind
 RECORD_JOB = "apps.income.jobs.record_stripe_event"
-PAYMENT_EVENT, REFUND_EVENT = "payment_intent.succeeded", "charge.refunded"
-COUNTED_EVENTS = (PAYMENT_EVENT, REFUND_EVENT)
+DETAILS_JOB = "apps.income.jobs.fetch_stripe_details"
+RECORD_RETRY_SECONDS = [5, 30, 120]
+DETAILS_RETRY_SECONDS = [10, 60, 300, 1800]
+PRUNED_BODY = '{"pruned": "raw body removed after the retention period (INCOME_WEBHOOK_BODY_RETENTION_DAYS)"}'
 
 
-def income_record_job_push(*, trigger_id: int) -> None:
+def income_record_job_push(*, trigger_id: int, retry: bool = True) -> None:
     """Hand a verified, stored webhook to the worker. Raises RedisError when the queue is unreachable."""
     django_rq.get_queue("default").enqueue(
-        RECORD_JOB, trigger_id, job_timeout=60, retry=Retry(max=3, interval=[5, 30, 120])
-    )
+        RECORD_JOB, trigger_id, job_timeout=60,
+        retry=Retry(max=len(RECORD_RETRY_SECONDS), interval=RECORD_RETRY_SECONDS) if retry else None,
+    )  # fmt: skip
+
+
+def income_details_job_push(*, row_ids: list[int]) -> None:
+    """After the commit, read the rows' balance transactions (and invoices) from Stripe in a job of their own."""
+    if not row_ids:
+        return
+    problem = stripe_setup_problem()
+    if problem:
+        IncomeEvent.objects.filter(pk__in=row_ids).update(settlement_note=f"Not read from Stripe: {problem}"[:255])
+        return
+    queue = django_rq.get_queue("default")
+    retry = Retry(max=len(DETAILS_RETRY_SECONDS), interval=DETAILS_RETRY_SECONDS)
+    for row_id in row_ids:
+        transaction.on_commit(lambda row_id=row_id: queue.enqueue(DETAILS_JOB, row_id, job_timeout=60, retry=retry))
 
 
 def income_record_trigger(*, trigger_id: int) -> str:
@@ -47,125 +66,19 @@ def income_record_trigger(*, trigger_id: int) -> str:
         WebhookEventTrigger.objects.filter(pk=trigger_id).update(
             exception=f"{type(error).__name__}: {error}"[:128], traceback=traceback.format_exc()
         )
+        StrandedWebhook.objects.filter(trigger_id=trigger_id).update(last_error=f"{type(error).__name__}: {error}")
         raise
     WebhookEventTrigger.objects.filter(pk=trigger_id).update(processed=True, exception="", traceback="")
+    StrandedWebhook.objects.filter(trigger_id=trigger_id, recorded_at=None).update(recorded_at=timezone.now())
     return outcome
 
 
 def income_record_stripe_event(*, event: dict, trigger: WebhookEventTrigger | None = None) -> str:
     """Turn one Stripe event into ledger rows, once: a replayed, re-sent or concurrent duplicate is a no-op."""
-    if event.get("type") not in COUNTED_EVENTS:
-        return f"ignored {event.get('type')}"
-    if IncomeEvent.objects.filter(stripe_event_id=event["id"]).exists():
-        return "already recorded"
-    record = _payment_record if event["type"] == PAYMENT_EVENT else _refund_record
-    try:
-        with transaction.atomic():
-            return record(event, trigger)
-    except IntegrityError:
-        # Another worker recorded this event (or this payment) between our check and our insert.
-        if IncomeEvent.objects.filter(stripe_event_id=event["id"]).exists() or event["type"] == PAYMENT_EVENT:
-            return "already recorded"
-        raise
-
-
-def _payment_record(event: dict, trigger) -> str:
-    intent = event["data"]["object"]
-    metadata = intent.get("metadata") or {}
-    row = IncomeEvent(
-        kind=Kind.PAYMENT,
-        amount=amount_from_minor_units(intent["amount_received"], intent["currency"]),
-        currency=intent["currency"].lower(),
-        occurred_at=datetime.fromtimestamp(event["created"], tz=UTC),
-        stripe_event_id=event["id"],
-        stripe_object_id=intent["id"],
-        payment_intent_id=intent["id"],
-        metadata=metadata,
-        webhook_trigger=trigger,
-        **income_attribution(metadata=metadata),
-    )
-    row.save()
-    # Refunds that arrived before their payment take its attribution now.
-    attribution = {field: getattr(row, field) for field in ("offer", "task", "ai_model", "task_type")}
-    refunds = IncomeEvent.objects.filter(kind=Kind.REFUND, payment_intent_id=intent["id"]).unattributed()
-    for refund in refunds.filter(offer__isnull=True, task__isnull=True):
-        for field, value in attribution.items():
-            setattr(refund, field, value)
-        refund._change_reason = f"attributed like its payment {event['id']}"
-        refund.save()
-    return f"payment {row.amount} {row.currency}"
-
-
-def _refund_record(event: dict, trigger) -> str:
-    """Refund rows of a charge add up to its latest `amount_refunded`: each `charge.refunded` event adds what is
-    not yet in the ledger, so partial refunds arriving in any order still total exactly what Stripe refunded."""
-    charge = event["data"]["object"]
-    with connection.cursor() as cursor:  # one charge's refunds are recorded one at a time
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"income-refund:{charge['id']}"])
-    if IncomeEvent.objects.filter(stripe_event_id=event["id"]).exists():
-        return "already recorded"
-    refunded = amount_from_minor_units(charge["amount_refunded"], charge["currency"])
-    recorded = -IncomeEvent.objects.filter(kind=Kind.REFUND, stripe_object_id=charge["id"]).total()
-    if refunded <= recorded:
-        return "refund already counted by a later event"
-    payment_intent_id = charge.get("payment_intent") or ""
-    payment = IncomeEvent.objects.filter(kind=Kind.PAYMENT, payment_intent_id=payment_intent_id).first()
-    metadata = charge.get("metadata") or {}
-    attribution = (
-        {field: getattr(payment, field) for field in ("offer", "task", "ai_model", "task_type")}
-        if payment and payment_intent_id
-        else income_attribution(metadata=metadata)
-    )
-    row = IncomeEvent.objects.create(
-        kind=Kind.REFUND,
-        amount=recorded - refunded,
-        currency=charge["currency"].lower(),
-        occurred_at=datetime.fromtimestamp(event["created"], tz=UTC),
-        stripe_event_id=event["id"],
-        stripe_object_id=charge["id"],
-        payment_intent_id=payment_intent_id,
-        metadata=metadata,
-        webhook_trigger=trigger,
-        **attribution,
-    )
-    return f"refund {row.amount} {row.currency}"
-
-
-def income_attribution(*, metadata: dict) -> dict:
-    """Offer, task, `ai_model` and task type named by Stripe metadata. The model and type come from the task,
-    else from the offer, else from the metadata itself; whatever cannot be found stays empty."""
-    task = _task_named(metadata.get("task_id"))
-    offer = _offer_named(metadata)
-    ai_model = (
-        (task and task.ai_model_id)
-        or (offer and offer.ai_model_id)
-        or AIModel.objects.filter(name=str(metadata.get("ai_model", ""))).values_list("name", flat=True).first()
-    )
-    task_type_id = (
-        (task and task.task_type_id)
-        or (offer and offer.task_type_id)
-        or TaskType.objects.filter(slug=str(metadata.get("task_type", ""))).values_list("pk", flat=True).first()
-    )
-    return {"task": task, "offer": offer, "ai_model_id": ai_model, "task_type_id": task_type_id}
-
-
-def _task_named(task_id) -> ExecutionTask | None:
-    if not str(task_id or "").isdigit():
-        return None
-    return ExecutionTask.objects.filter(pk=int(task_id)).first()
-
-
-def _offer_named(metadata: dict) -> OfferTemplate | None:
-    """By `offer_id`, else by the Stripe product or price the checkout was for (old prices included)."""
-    if str(metadata.get("offer_id", "")).isdigit():
-        offer = OfferTemplate.objects.filter(pk=int(metadata["offer_id"])).first()
-        if offer:
-            return offer
-    product_id = (
-        metadata.get("product_id")
-        or Price.objects.filter(id=metadata.get("price_id") or "").values_list("product_id", flat=True).first()
-    )
-    return OfferTemplate.objects.filter(stripe_product__id=product_id).first() if product_id else None
+    with transaction.atomic():
+        outcome, new_row_ids = stripe_event_book(event=event, trigger=trigger)
+        income_details_job_push(row_ids=new_row_ids)
+    return outcome
 
 
 @transaction.atomic
@@ -177,6 +90,7 @@ def income_record_manual(
     row = IncomeEvent(
         kind=Kind.MANUAL, amount=amount, currency=(currency or "").lower(), occurred_at=occurred_at,
         reason=(reason or "").strip(), created_by=actor, offer=offer, task=task,
+        attribution_source=IncomeEvent.AttributionSource.MANUAL,
         ai_model=ai_model or (task and task.ai_model) or (offer and offer.ai_model),
         task_type=task_type or (task and task.task_type) or (offer and offer.task_type),
     )  # fmt: skip
@@ -206,3 +120,48 @@ def income_replay_unprocessed() -> int:
     for trigger_id in trigger_ids:
         income_record_job_push(trigger_id=trigger_id)
     return len(trigger_ids)
+
+
+def income_stranded_retry() -> dict[str, int]:
+    """The scheduler's part: a verified delivery still unrecorded after RQ's retries (or never queued) is
+    stranded, since Stripe had its 200 and will not send it again. Each is listed, retried with growing delays
+    (INCOME_STRANDED_RETRY_SECONDS, doubling, at most 6 hours apart) and logged as an error until recorded."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.INCOME_WEBHOOK_STRANDED_AFTER_SECONDS)
+    known = StrandedWebhook.objects.values("trigger_id")
+    newly = WebhookEventTrigger.objects.filter(valid=True, processed=False, created__lt=cutoff).exclude(pk__in=known)
+    stranded = 0
+    for trigger in newly.only("pk", "body", "exception"):
+        event = _event_head(trigger.body)
+        StrandedWebhook.objects.get_or_create(trigger_id=trigger.pk, defaults={
+            "stripe_event_id": event.get("id", ""), "event_type": event.get("type", ""), "next_attempt_at": now,
+            "last_error": trigger.exception,
+        })  # fmt: skip
+        logger.error("Stripe delivery %s (%s) stranded: %s", trigger.pk, event.get("type"), trigger.exception)
+        stranded += 1
+    settled = StrandedWebhook.objects.filter(recorded_at=None, trigger__processed=True).update(recorded_at=now)
+    retried = 0
+    for row in StrandedWebhook.objects.filter(recorded_at=None, next_attempt_at__lte=now):
+        row.attempts += 1
+        delay = min(settings.INCOME_STRANDED_RETRY_SECONDS * 2 ** (row.attempts - 1), 6 * 3600)
+        row.next_attempt_at = now + timedelta(seconds=delay)
+        row.save(update_fields=["attempts", "next_attempt_at"])
+        income_record_job_push(trigger_id=row.trigger_id, retry=False)
+        retried += 1
+    return {"stranded": stranded, "retried": retried, "recorded_since": settled}
+
+
+def _event_head(body: str) -> dict:
+    try:
+        event = json.loads(body)
+    except ValueError:
+        return {}
+    return event if isinstance(event, dict) else {}
+
+
+def income_webhook_bodies_prune() -> int:
+    """Raw bodies of recorded deliveries (replays and ignored types too) older than the retention period are
+    removed; the delivery rows stay for audit, and the ledger keeps each event's id and metadata."""
+    cutoff = timezone.now() - timedelta(days=settings.INCOME_WEBHOOK_BODY_RETENTION_DAYS)
+    old = WebhookEventTrigger.objects.filter(processed=True, created__lt=cutoff).exclude(body=PRUNED_BODY)
+    return old.update(body=PRUNED_BODY, headers={})

@@ -73,7 +73,7 @@ class TestRefunds:
         task = finished_task(alpha, "self_improvement", cost="1.25", finished_at=DAY)
         # Stripe delivers in any order: the full refund first, then the partial one, then the payment.
         income_record_stripe_event(event=refund("evt_r2", 4900))
-        assert income_record_stripe_event(event=refund("evt_r1", 1000)) == "refund already counted by a later event"
+        assert income_record_stripe_event(event=refund("evt_r1", 1000)) == "refunds of ch_1 already booked (49.00 USD)"
         income_record_stripe_event(event=payment(task_id=str(task.pk)))
         refund_row = IncomeEvent.objects.get(kind="refund")
         assert refund_row.amount == Decimal("-49.00")
