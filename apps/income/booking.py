@@ -262,21 +262,16 @@ def income_attribution(*, metadata: dict) -> dict:
 
 
 def income_invoice_attribution(summary: dict) -> dict:
-    """From an invoice's lines: the subscription's (or line's) metadata names task, model or offer ("invoice
-    line"); failing that, the line's price names the offer ("price")."""
-    attribution = _from_metadata(summary.get("metadata") or {}, source=Source.INVOICE_LINE)
-    if attribution["attribution_source"]:
-        return attribution
-    by_price = income_attribution(
-        metadata={"price_id": summary.get("price_id"), "product_id": summary.get("product_id")}
-    )
-    if any(by_price.values()):
-        return {**by_price, "attribution_source": Source.PRICE, "unattributed_reason": ""}
-    return {
-        **by_price,
-        "attribution_source": Source.NONE,
-        "unattributed_reason": f"invoice {summary.get('invoice')}: no metadata, and its price is no offer's",
-    }
+    """From an invoice's lines: the subscription's (or line's) metadata names the task, model or offer ("invoice
+    line"); the line's price names the offer ("price") and, through it, the model and task type."""
+    metadata = summary.get("metadata") or {}
+    by_price = {"price_id": summary.get("price_id") or "", "product_id": summary.get("product_id") or ""}
+    attribution = income_attribution(metadata={**by_price, **metadata})
+    if not any(attribution.values()):
+        reason = f"invoice {summary.get('invoice')}: no metadata on its lines, and their price is no offer's"
+        return {**attribution, "attribution_source": Source.NONE, "unattributed_reason": reason}
+    source = Source.INVOICE_LINE if any(income_attribution(metadata=metadata).values()) else Source.PRICE
+    return {**attribution, "attribution_source": source, "unattributed_reason": ""}
 
 
 def _from_metadata(metadata: dict, *, source: str = Source.METADATA) -> dict:

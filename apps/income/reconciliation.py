@@ -72,10 +72,14 @@ def _compare(run: ReconciliationRun, day: date, transactions: list[dict]) -> lis
         for row in IncomeEvent.objects.filter(balance_transaction_id__in=[txn["id"] for txn in transactions])
     }
     differences, matched = [], set()
+    refunds_by_charge: dict[str, list[dict]] = {}
     for txn in transactions:
         source = txn.get("source") or {}
         source = source if isinstance(source, dict) else {"id": source}
         row = by_txn.get(txn["id"]) or _row_by_source(txn, source)
+        if row is None and txn["reporting_category"] in ("refund", "refund_failure") and source.get("charge"):
+            refunds_by_charge.setdefault(source["charge"], []).append(txn)
+            continue
         if row is None:
             differences.append(
                 _difference(
@@ -109,6 +113,7 @@ def _compare(run: ReconciliationRun, day: date, transactions: list[dict]) -> lis
                     run, Difference.FEE, txn, source, row=row, stripe_value=_settled(txn, "fee"), ledger_value=row.fee
                 )
             )
+    differences += _refunds_by_charge_compare(run, refunds_by_charge, ledger_day, matched)
     for row in ledger_day:
         if row.pk in matched:
             continue
@@ -119,6 +124,25 @@ def _compare(run: ReconciliationRun, day: date, transactions: list[dict]) -> lis
             source_id=row.charge_id or row.stripe_object_id, ledger_row=row, currency=row.settlement_currency,
             ledger_value=row.settlement_amount, detail=f"{row.get_kind_display()} {row.amount} {row.currency}",
         ))  # fmt: skip
+    return differences
+
+
+def _refunds_by_charge_compare(run, refunds_by_charge, ledger_day, matched) -> list[ReconciliationDifference]:
+    """Refund rows follow a charge's refunded total, so when deliveries came out of order one row can cover
+    parts of several refunds: what is left unmatched is compared per charge, in total."""
+    differences = []
+    for charge_id, transactions in refunds_by_charge.items():
+        rows = [row for row in ledger_day if row.pk not in matched and row.charge_id == charge_id
+                and row.kind in (Kind.REFUND, Kind.REFUND_FAILURE) and not row.balance_transaction_id]  # fmt: skip
+        matched.update(row.pk for row in rows)
+        stripe_total = sum(_settled(txn, "amount") for txn in transactions)
+        ledger_total = sum((row.settlement_amount or row.amount) for row in rows)
+        if stripe_total != ledger_total:
+            differences.append(ReconciliationDifference(
+                run=run, kind=Difference.AMOUNT, source_id=charge_id, currency=transactions[0]["currency"],
+                stripe_value=stripe_total, ledger_value=ledger_total,
+                detail=f"refunds of {charge_id}: {len(transactions)} in Stripe, {len(rows)} ledger rows",
+            ))  # fmt: skip
     return differences
 
 

@@ -11,7 +11,7 @@ from django.db.models import Q, Sum
 
 from apps.execution.models import TaskType
 
-from .models import IncomeDailyRollup, TaskDailyRollup
+from .models import IncomeDailyRollup, IncomeSettlementDailyRollup, TaskDailyRollup
 
 ZERO = Decimal("0")
 
@@ -25,10 +25,17 @@ class RoiRow:
     cost: Decimal = ZERO
     cost_unknown: int = 0
     income: Decimal = ZERO
+    income_net: Decimal = ZERO  # after Stripe's fees, in the same currency (the income while a fee is unknown)
+    fee_unknown: int = 0  # Stripe rows whose fee is not read yet
+
+    @property
+    def fees(self) -> Decimal:
+        return self.income - self.income_net
 
     @property
     def net(self) -> Decimal:
-        return self.income - self.cost
+        """What the work earned after Stripe's fees, refunds, disputes and its AI cost."""
+        return self.income_net - self.cost
 
     @property
     def roi(self) -> Decimal | None:
@@ -51,6 +58,17 @@ class RoiRow:
 
 
 @dataclass
+class SettlementTotal:
+    """Money as it reached the Stripe balance (balance transactions), in the settlement currency."""
+
+    currency: str
+    gross: Decimal = ZERO
+    fee: Decimal = ZERO
+    net: Decimal = ZERO
+    rows: int = 0
+
+
+@dataclass
 class RoiReport:
     since: date
     until: date  # exclusive
@@ -58,6 +76,7 @@ class RoiReport:
     rows: list[RoiRow] = field(default_factory=list)  # attributed, by model then task type
     unattributed: RoiRow | None = None
     other_currencies: dict[str, Decimal] = field(default_factory=dict)  # income not in `currency`, not converted
+    settlement: dict[str, SettlementTotal] = field(default_factory=dict)  # what reached the balance, per currency
 
     @cached_property
     def total(self) -> RoiRow:
@@ -68,6 +87,8 @@ class RoiReport:
             total.cost += row.cost
             total.cost_unknown += row.cost_unknown
             total.income += row.income
+            total.income_net += row.income_net
+            total.fee_unknown += row.fee_unknown
         return total
 
     def by_model(self) -> dict[str, RoiRow]:
@@ -78,6 +99,7 @@ class RoiReport:
             merged = models.setdefault(name, RoiRow(ai_model=name, task_type=None))
             merged.cost += row.cost
             merged.income += row.income
+            merged.income_net += row.income_net
         return models
 
 
@@ -96,7 +118,9 @@ def roi_by_model_and_type(*, since: date, until: date, currency: str) -> RoiRepo
     income = (
         IncomeDailyRollup.objects.filter(day__gte=since, day__lt=until)
         .values("currency", "ai_model", "task_type_id")
-        .annotate(income=Sum("amount"), event_count=Sum("events"))
+        .annotate(
+            income=Sum("amount"), income_net=Sum("net"), fee_unknown=Sum("fee_unknown"), event_count=Sum("events")
+        )
         .filter(~Q(event_count=0))
     )
     slugs = dict(TaskType.objects.values_list("pk", "slug"))
@@ -116,10 +140,23 @@ def roi_by_model_and_type(*, since: date, until: date, currency: str) -> RoiRepo
     report = RoiReport(since=since, until=until, currency=currency)
     for line in income:
         if line["currency"] == currency:
-            group(line["ai_model"], line["task_type_id"]).income += line["income"]
+            row = group(line["ai_model"], line["task_type_id"])
+            row.income += line["income"]
+            row.income_net += line["income_net"]
+            row.fee_unknown += line["fee_unknown"]
         else:
             other = report.other_currencies
             other[line["currency"]] = other.get(line["currency"], ZERO) + line["income"]
+    settled = (
+        IncomeSettlementDailyRollup.objects.filter(day__gte=since, day__lt=until)
+        .values("settlement_currency")
+        .annotate(gross=Sum("gross"), fee=Sum("fee"), net=Sum("net"), rows=Sum("events"))
+        .filter(~Q(rows=0))
+        .order_by("settlement_currency")
+    )
+    for line in settled:
+        code = line["settlement_currency"]
+        report.settlement[code] = SettlementTotal(code, line["gross"], line["fee"], line["net"], line["rows"])
     report.unattributed = groups.pop((None, None), None)
     report.rows = sorted(groups.values(), key=lambda row: (row.ai_model or "~", str(row.task_type or "~")))
     return report

@@ -4,10 +4,12 @@ booked before its invoice arrived, the invoice's lines."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 import stripe
 from django.db import transaction
 
-from apps.core.money import amount_from_minor_units
+from apps.core.money import amount_from_minor_units, currency_decimals
 from apps.offers.services import stripe_client, stripe_setup_problem
 
 from .booking import NO_SETTLEMENT, followers_attribute, income_invoice_attribution, invoice_summary, settlement_fields
@@ -45,14 +47,16 @@ def _settlement_read(row: IncomeEvent, client: stripe.StripeClient) -> str:
     else:
         txn = _refund_transaction(row, client)
         if txn is None:
-            return _note(row, "no single Stripe refund of this charge matches this amount; see reconciliation")
+            return _note(row, f"charge {row.charge_id} has no refund with a balance transaction yet")
     with transaction.atomic():
         locked = IncomeEvent.objects.select_for_update().get(pk=row.pk)
         if locked.settlement_currency:
             return "fee already known"
         for name, value in settlement_fields(txn).items():
             setattr(locked, name, value)
-        locked._change_reason = f"fee and net from balance transaction {txn['id']}"
+        if not txn["id"]:
+            locked.settlement_note = "converted like the charge's other refunds (no single refund matches this row)"
+        locked._change_reason = f"fee and net from balance transaction {txn['id'] or '(charge refunds)'}"
         locked.save()
     return f"fee {locked.fee} {locked.settlement_currency}"
 
@@ -66,7 +70,9 @@ def _charge_of(intent_id: str, client: stripe.StripeClient) -> str:
 
 def _refund_transaction(row: IncomeEvent, client: stripe.StripeClient) -> dict | None:
     """The balance transaction of the refund (or of its failure) this row booked: the charge's refunds of the
-    same amount not yet linked to another row, oldest first."""
+    same amount not yet linked to another row, oldest first. When deliveries arrived so that one row covers
+    parts of several refunds (rows follow the charge's refunded total, not each refund), there is none: the
+    row settles like the charge's refunds (Stripe keeps no fee on a refund) without a transaction of its own."""
     refunds = client.v1.refunds.list({
         "charge": row.charge_id, "limit": 100,
         "expand": ["data.balance_transaction", "data.failure_balance_transaction"],
@@ -76,13 +82,25 @@ def _refund_transaction(row: IncomeEvent, client: stripe.StripeClient) -> dict |
         .values_list("balance_transaction_id", flat=True)
     )  # fmt: skip
     field = "balance_transaction" if row.kind == Kind.REFUND else "failure_balance_transaction"
+    transactions = []
     for refund in sorted(refunds, key=lambda refund: (refund["created"], refund["id"])):
         txn = refund.get(field)
-        if not isinstance(txn, dict) or txn["id"] in linked:
+        if not isinstance(txn, dict):
             continue
-        if amount_from_minor_units(refund["amount"], refund["currency"]) == abs(row.amount):
+        transactions.append(txn)
+        if txn["id"] not in linked and amount_from_minor_units(refund["amount"], refund["currency"]) == abs(row.amount):
             return txn
-    return None
+    if not transactions:
+        return None
+    return _converted_like(row, transactions[0])
+
+
+def _converted_like(row: IncomeEvent, txn: dict) -> dict:
+    """The row's amount settled at the rate of a sibling refund's transaction, without a fee or an id."""
+    rate = txn.get("exchange_rate")
+    settled = row.amount * Decimal(str(rate)) if rate is not None else row.amount
+    minor = int(settled.scaleb(currency_decimals(txn["currency"])).to_integral_value(ROUND_HALF_EVEN))
+    return {"id": "", "currency": txn["currency"], "amount": minor, "fee": 0, "net": minor, "exchange_rate": rate}
 
 
 def _invoice_attribution_read(row: IncomeEvent, client: stripe.StripeClient) -> str:

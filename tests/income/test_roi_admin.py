@@ -116,7 +116,7 @@ def test_sub_cent_costs_and_no_income_read_consistently(admin_client, ai_model):
     finished_task(ai_model, "implement_idea", cost="0.000400", finished_at=timezone.now())
     today = timezone.now().date().isoformat()
     page = admin_client.get(ROI_URL, {"since": today, "until": today}).content.decode()
-    row = page[page.index('id="roi-table"'):]
+    row = page[page.index('id="roi-table"') :]
     assert "0.0004" in row and "-0.0004" in row and "-100.0 %" in row
     assert "-1.0000" not in row
 
@@ -252,7 +252,7 @@ def test_amounts_read_in_each_currency_s_own_decimals_and_costs_keep_theirs(admi
             amount_received=minor_units, metadata={"task_id": str(ai_model.tasks.get().pk)},
         ))  # fmt: skip
         page = admin_client.get(ROI_URL, period).content.decode()
-        table = page[page.index('id="roi-table"'):]
+        table = page[page.index('id="roi-table"') :]
         assert page_text in table and f"{page_text}.00" not in table and f"{page_text}0" not in table
         assert "0.002835" in table
         total = csv_rows(admin_client.get(ROI_URL, {**period, "format": "csv"}))[("(total)", "")]
