@@ -33,7 +33,8 @@ def income_reconcile_day(*, day: date) -> ReconciliationRun:
             raise RuntimeError(problem)
         transactions = _stripe_transactions(day, stripe_client())
     except (stripe.StripeError, RuntimeError) as error:
-        run.outcome, run.error, run.finished_at = Outcome.FAILED, str(error), timezone.now()
+        message = (error.user_message if isinstance(error, stripe.StripeError) else None) or str(error)
+        run.outcome, run.error, run.finished_at = Outcome.FAILED, message, timezone.now()
         run.save()
         return run
     with transaction.atomic():
