@@ -5,6 +5,7 @@ from rq import cron
 
 from apps.execution.jobs import sweep_executions
 from apps.income.jobs import prune_webhook_bodies, reconcile_yesterday, retry_stranded_webhooks
+from apps.offers.jobs import sweep_publishing
 
 cron.register(
     sweep_executions, "default", interval=settings.EXECUTION_SWEEP_INTERVAL_SECONDS, name="execution-sweep",
@@ -18,3 +19,5 @@ cron.register(reconcile_yesterday, "default", cron=settings.INCOME_RECONCILE_CRO
               job_timeout=1800, result_ttl=86400)  # fmt: skip
 cron.register(prune_webhook_bodies, "default", cron="15 4 * * *", name="income-prune-webhook-bodies", job_timeout=900,
               result_ttl=86400)  # fmt: skip
+cron.register(sweep_publishing, "default", interval=settings.OFFERS_SWEEP_INTERVAL_SECONDS, name="offers-sweep",
+              job_timeout=120, result_ttl=600)  # fmt: skip

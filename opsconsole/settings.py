@@ -1,5 +1,6 @@
 """Ops Console settings: one module, configured from the environment (see README, "Configuration")."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -202,6 +203,11 @@ if "STRIPE_API_BASE" in os.environ:
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 OFFERS_STRIPE_MAX_ATTEMPTS = env.int("OFFERS_STRIPE_MAX_ATTEMPTS", default=4)  # rate limits and network errors
 OFFERS_STRIPE_RETRY_SECONDS = env.float("OFFERS_STRIPE_RETRY_SECONDS", default=2)  # doubles per attempt
+OFFERS_PUBLISH_TIMEOUT_SECONDS = env.int("OFFERS_PUBLISH_TIMEOUT_SECONDS", default=120)  # one publish job's run
+OFFERS_SWEEP_INTERVAL_SECONDS = env.int("OFFERS_SWEEP_INTERVAL_SECONDS", default=30)  # restarts lost publishes
+# Names this console in Stripe idempotency keys and product metadata: set a distinct value per environment when
+# several share one Stripe account. The default is derived from SECRET_KEY, which differs per environment.
+INSTALLATION_ID = env("INSTALLATION_ID", default=hashlib.sha256(f"installation:{SECRET_KEY}".encode()).hexdigest()[:12])
 
 # Income (apps/income): Stripe webhooks at /stripe/webhook/, verified with the endpoint's signing secret.
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")  # whsec_..., from Stripe's endpoint page

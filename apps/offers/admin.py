@@ -41,6 +41,7 @@ class OfferTemplateAdmin(HistoryAdmin, ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "currency_rules": currency_rules()}  # the preview checks prices
         return super().changeform_view(request, object_id, form_url, extra_context)
+
     actions = ("publish_selected",)
     actions_detail = ("publish",)
 

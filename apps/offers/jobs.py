@@ -3,7 +3,7 @@
 from django.conf import settings
 from rq import Retry, get_current_job
 
-from .services import RetryIn, offer_publish
+from .services import RetryIn, offer_publish, offers_publishing_recover
 
 
 def publish_offer(offer_id: int) -> str | Retry:
@@ -13,3 +13,7 @@ def publish_offer(offer_id: int) -> str | Retry:
     if isinstance(outcome, RetryIn):
         return Retry(max=settings.OFFERS_STRIPE_MAX_ATTEMPTS, interval=outcome.seconds)
     return outcome
+
+
+def sweep_publishing() -> int:
+    return offers_publishing_recover()

@@ -1,13 +1,24 @@
 """Offers: saving them (a change Stripe shows makes a new version) and publishing them to Stripe as a Product
-with one current Price, mirrored into dj-stripe's tables. Publishing runs as an RQ job; when Stripe is busy
-or unreachable the job asks RQ to run it again later (`RetryIn`) instead of sleeping in the worker."""
+with one current Price, mirrored into dj-stripe's tables. Publishing runs as an RQ job; when Stripe is busy,
+failing (5xx) or unreachable the job asks RQ to run it again later (`RetryIn`) instead of sleeping in the worker.
+
+Publishing recovers by itself: each Stripe object the job creates is linked to the offer before the next step
+(a product found by its metadata if the link was lost with a killed worker), so a run again, or an edit after a
+failure, continues on the same product; the new default price is linked before old prices are archived, so the
+console and Stripe never disagree on which price is current; the sweeper (`offers_publishing_recover`) starts
+again a publish whose job is gone. Idempotency keys name the installation and hash the request, so two consoles
+on one Stripe account, or a restored database, never reuse a key for another request."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 import django_rq
@@ -28,7 +39,8 @@ from .models import STRIPE_FIELDS, OfferTemplate
 logger = logging.getLogger(__name__)
 State = OfferTemplate.SyncState
 PUBLISH_JOB = "apps.offers.jobs.publish_offer"
-RETRYABLE = (stripe.RateLimitError, stripe.APIConnectionError)
+RETRYABLE = (stripe.RateLimitError, stripe.APIConnectionError, stripe.APIError)
+JOB_ENDED = frozenset({"failed", "stopped", "canceled", "finished", None})
 
 
 @dataclass(frozen=True)
@@ -90,18 +102,62 @@ def offer_publish_request(*, offer: OfferTemplate) -> OfferTemplate:
         offer = OfferTemplate.objects.select_for_update().get(pk=offer.pk)
         if offer.sync_state == State.PUBLISHING:
             raise ValidationError(f"{offer} is already being published.")
-        offer.sync_state, offer.sync_error = State.PUBLISHING, ""
+        offer.sync_state, offer.sync_error, offer.publish_recoveries = State.PUBLISHING, "", 0
         offer._change_reason = "publish requested"
-        offer.save(update_fields=["sync_state", "sync_error", "updated_at"])
+        offer.save(update_fields=["sync_state", "sync_error", "publish_recoveries", "updated_at"])
         transaction.on_commit(lambda: _publish_job_push(offer.pk))
     return offer
 
 
 def _publish_job_push(offer_id: int) -> None:
+    job_id = f"offer-publish-{offer_id}-{uuid.uuid4().hex[:12]}"  # ours: django-rq may defer the enqueue
+    OfferTemplate.objects.filter(pk=offer_id).update(publish_job_id=job_id, publish_started_at=None)
     try:
-        django_rq.get_queue("default").enqueue(PUBLISH_JOB, offer_id, job_timeout=300)
+        django_rq.get_queue("default").enqueue(
+            PUBLISH_JOB, offer_id, job_id=job_id, job_timeout=settings.OFFERS_PUBLISH_TIMEOUT_SECONDS
+        )
     except (RedisError, OSError) as error:
         _failed(offer_id, f"Could not start publishing: the job queue is unreachable ({error}).")
+
+
+def offers_publishing_recover() -> int:
+    """The sweeper's part: start again every publish whose job is gone (Redis lost it), ended without
+    settling the offer (its worker was killed), or ran past its timeout plus the grace period. Resuming is
+    safe: the job continues on the product and prices already linked. After OFFERS_STRIPE_MAX_ATTEMPTS
+    recoveries the offer fails with the reason, for a person to look at."""
+    publishing = list(OfferTemplate.objects.filter(sync_state=State.PUBLISHING))
+    if not publishing:
+        return 0
+    connection = django_rq.get_queue("default").connection
+    with connection.pipeline(transaction=False) as pipeline:
+        for offer in publishing:
+            pipeline.hget(f"rq:job:{offer.publish_job_id}", "status")
+        statuses = [status.decode() if status else None for status in pipeline.execute()]
+    deadline = timedelta(seconds=settings.OFFERS_PUBLISH_TIMEOUT_SECONDS + settings.EXECUTION_GRACE_SECONDS)
+    recovered = 0
+    for offer, status in zip(publishing, statuses, strict=True):
+        overdue = offer.publish_started_at is not None and offer.publish_started_at + deadline < timezone.now()
+        if status not in JOB_ENDED and not (status == "started" and overdue):
+            continue  # queued, scheduled for a retry, or running in time
+        why = f"its job is {status or 'gone'}" if status in JOB_ENDED else "its job ran past its timeout"
+        with transaction.atomic():
+            locked = OfferTemplate.objects.select_for_update().get(pk=offer.pk)
+            if locked.sync_state != State.PUBLISHING or locked.publish_job_id != offer.publish_job_id:
+                continue  # settled or restarted meanwhile
+            locked.publish_recoveries += 1
+            if locked.publish_recoveries > settings.OFFERS_STRIPE_MAX_ATTEMPTS:
+                locked.sync_state = State.FAILED
+                locked.sync_error = (f"Publishing was interrupted {locked.publish_recoveries - 1} times ({why}); "
+                                     "publish again once the workers are healthy.")  # fmt: skip
+            else:
+                locked.sync_error = f"Publishing restarted by the sweeper: {why} (worker lost?)."
+                transaction.on_commit(lambda pk=offer.pk: _publish_job_push(pk))
+            locked._change_reason = f"sweeper: {why}"
+            locked.save(update_fields=["publish_recoveries", "sync_state", "sync_error", "updated_at"])
+        logger.warning("offer %s: publishing %s (%s)", offer.pk, "failed" if locked.sync_state == State.FAILED
+                       else "restarted", why)  # fmt: skip
+        recovered += 1
+    return recovered
 
 
 def _failed(offer_id: int, message: str) -> None:
@@ -109,20 +165,21 @@ def _failed(offer_id: int, message: str) -> None:
 
 
 def offer_publish(*, offer_id: int, attempt: int = 1) -> str | RetryIn:
-    """Bring Stripe in line with the offer (the job's `attempt`-th run). Every call carries an idempotency key
-    derived from the offer and its version, so a run again never makes a second product or price. The offer
-    is linked only when everything succeeded; on an error it is `failed` with Stripe's message and its links
-    unchanged. A rate limit or network error before the last attempt returns RetryIn (the offer stays
-    `publishing` and says when it tries again)."""
+    """Bring Stripe in line with the offer (the job's `attempt`-th run). Each step links what it made before
+    the next one, so a run again resumes where the last stopped. On an error the offer is `failed` with
+    Stripe's message. A rate limit, a network error or a Stripe 5xx that Stripe says may be retried, before the
+    last attempt, returns RetryIn (the offer stays `publishing` and says when it tries again)."""
     offer = OfferTemplate.objects.select_related("task_type", "stripe_product", "stripe_price").get(pk=offer_id)
     if offer.published_version == offer.version and offer.stripe_product_id and offer.stripe_price_id:
         OfferTemplate.objects.filter(pk=offer_id).update(sync_state=State.PUBLISHED, sync_error="")
         return "already up to date"
+    OfferTemplate.objects.filter(pk=offer_id).update(publish_started_at=timezone.now())
     try:
-        product, price = _stripe_apply(offer, stripe_client())
-        product_row = djstripe_models.Product.sync_from_stripe_data(product, api_key=stripe_secret_key())
-        price_row = djstripe_models.Price.sync_from_stripe_data(price, api_key=stripe_secret_key())
+        _stripe_apply(offer, stripe_client())
     except RETRYABLE as error:
+        if not _worth_retrying(error):
+            _failed(offer_id, error.user_message or str(error))
+            return "failed"
         attempts = settings.OFFERS_STRIPE_MAX_ATTEMPTS
         if attempt >= attempts:
             _failed(offer_id, f"{error.user_message or error} (after {attempts} attempts)")
@@ -143,7 +200,6 @@ def offer_publish(*, offer_id: int, attempt: int = 1) -> str | RetryIn:
         return "failed"
     with transaction.atomic():
         locked = OfferTemplate.objects.select_for_update().get(pk=offer_id)
-        locked.stripe_product, locked.stripe_price = product_row, price_row
         locked.published_version, locked.synced_at, locked.sync_error = offer.version, timezone.now(), ""
         locked.sync_state = State.PUBLISHED if locked.version == offer.version else State.DRAFT
         locked._change_reason = f"published version {offer.version} to Stripe"
@@ -151,21 +207,31 @@ def offer_publish(*, offer_id: int, attempt: int = 1) -> str | RetryIn:
     return f"published version {offer.version}"
 
 
-def _stripe_apply(offer: OfferTemplate, client: stripe.StripeClient):
-    """The Stripe calls that make the product and its default price match the offer; returns both objects."""
-    products, prices = client.v1.products, client.v1.prices
-    key = f"opsconsole-offer-{offer.pk}"
-    version_key = f"{key}-v{offer.version}"
+def _worth_retrying(error: stripe.StripeError) -> bool:
+    """Rate limits and network errors are; a 5xx or 409 is unless Stripe's `Stripe-Should-Retry` says not."""
+    if isinstance(error, stripe.RateLimitError | stripe.APIConnectionError):
+        return True
+    should_retry = (error.headers or {}).get("Stripe-Should-Retry")
+    if should_retry is not None:
+        return should_retry == "true"
+    return (error.http_status or 0) >= 500 or error.http_status == 409
 
-    def once(suffix: str) -> dict:
-        return {"idempotency_key": f"{version_key}-{suffix}"}
+
+def _stripe_apply(offer: OfferTemplate, client: stripe.StripeClient) -> None:
+    """The Stripe calls that make the product and its default price match the offer, each result linked to the
+    offer as soon as it exists."""
+    products, prices = client.v1.products, client.v1.prices
+
+    def once(step: str, params: dict) -> dict:
+        return {"idempotency_key": idempotency_key(offer, step, params)}
 
     fields = {"name": offer.name, "description": offer.description, "metadata": _metadata(offer)}
     mirror = offer.stripe_product
     if mirror is None:
-        product = products.create(fields, once("product-create"))
-    elif (mirror.name, mirror.description, mirror.stripe_data.get("metadata")) != tuple(fields.values()):
-        product = products.update(mirror.id, fields, once("product"))
+        product = _product_of(offer, client) or products.create(fields, once("product-create", fields))
+        mirror = _link(offer, product=product)
+    if (mirror.name, mirror.description, mirror.stripe_data.get("metadata")) != tuple(fields.values()):
+        product = products.update(mirror.id, fields, once("product", fields))
     else:
         product = products.retrieve(mirror.id)
 
@@ -174,19 +240,57 @@ def _stripe_apply(offer: OfferTemplate, client: stripe.StripeClient):
     if current is not None and _price_matches(current.stripe_data, price_fields, product.id):
         price = prices.retrieve(current.id)
     else:
-        price = prices.create({"product": product.id, **price_fields}, once("price"))
+        create = {"product": product.id, **price_fields}
+        price = prices.create(create, once("price", create))
     if product.default_price != price.id:
-        product = products.update(product.id, {"default_price": price.id}, once("default-price"))
-    if current is not None and current.id != price.id and current.active:
-        old = prices.update(current.id, {"active": False}, once(f"archive-{current.id}"))
-        djstripe_models.Price.sync_from_stripe_data(old, api_key=stripe_secret_key())
+        product = products.update(product.id, {"default_price": price.id}, once("default-price", {"p": price.id}))
+    if offer.stripe_price is None or offer.stripe_price.id != price.id:
+        _link(offer, product=product, price=price)  # current in the console before anything old is archived
+    # Archived after the switch; a failure here leaves both sides on the new price, and the run again archives
+    # whatever of this offer's earlier prices is still active.
+    for old in prices.list({"product": product.id, "active": True, "limit": 100}).auto_paging_iter():
+        if old.id != price.id and old.metadata.get("offer_version"):
+            archived = prices.update(old.id, {"active": False}, once(f"archive-{old.id}", {}))
+            djstripe_models.Price.sync_from_stripe_data(archived, api_key=stripe_secret_key())
     if product.active != offer.is_active:
-        product = products.update(product.id, {"active": offer.is_active}, once("active"))
-    return product, price
+        product = products.update(product.id, {"active": offer.is_active}, once("active", {"a": offer.is_active}))
+    djstripe_models.Product.sync_from_stripe_data(product, api_key=stripe_secret_key())
+
+
+def _product_of(offer: OfferTemplate, client: stripe.StripeClient):
+    """The product an earlier run created for this offer but could not link (its worker was killed between
+    Stripe's answer and the database), found by the metadata every product of ours carries."""
+    query = f"metadata['offer_id']:'{offer.pk}' AND metadata['installation']:'{settings.INSTALLATION_ID}'"
+    found = client.v1.products.search({"query": query}).data
+    return found[0] if found else None
+
+
+def _link(offer: OfferTemplate, *, product, price=None):
+    """Mirror what Stripe made and link it to the offer, committed at once: the next step may never come."""
+    product_row = djstripe_models.Product.sync_from_stripe_data(product, api_key=stripe_secret_key())
+    price_row = price and djstripe_models.Price.sync_from_stripe_data(price, api_key=stripe_secret_key())
+    with transaction.atomic():
+        locked = OfferTemplate.objects.select_for_update().get(pk=offer.pk)
+        locked.stripe_product = product_row
+        if price_row is not None:
+            locked.stripe_price = price_row
+        locked._change_reason = f"linked Stripe {'price ' + price.id if price else 'product ' + product.id}"
+        locked.save(update_fields=["stripe_product", "stripe_price", "updated_at"])
+    offer.stripe_product, offer.stripe_price = locked.stripe_product, locked.stripe_price
+    return product_row
+
+
+def idempotency_key(offer: OfferTemplate, step: str, params: dict) -> str:
+    """Unique to this installation, offer, step and request: the same request again replays Stripe's first
+    answer (a run again after a lost response); a different one never collides with an earlier key, even from
+    another console on the same account or a restored copy of this database."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return f"opsconsole-{settings.INSTALLATION_ID}-offer-{offer.pk}-{step}-{digest}"
 
 
 def _metadata(offer: OfferTemplate) -> dict[str, str]:
-    return {"offer_id": str(offer.pk), "task_type": offer.task_type.slug, "ai_model": offer.ai_model_id}
+    return {"offer_id": str(offer.pk), "task_type": offer.task_type.slug, "ai_model": offer.ai_model_id,
+            "installation": settings.INSTALLATION_ID}  # fmt: skip
 
 
 def _price_fields(offer: OfferTemplate) -> dict:

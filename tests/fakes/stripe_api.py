@@ -17,7 +17,8 @@ Held to what Stripe's API reference documents, so that a test passing here means
 - error bodies `{"error": {"type", "message", "param", "code"}}` with their status codes.
 
 Tests script failures on the next matching request: a 4xx error, a 429 rate limit, a 500 with `Stripe-Should-Retry`,
-a dropped connection, or a delay (to hold a request in flight). Money movements that emit webhook events are in
+a connection dropped before the request runs or after (the object exists, the answer is lost), or a delay (to hold
+a request in flight). Money movements that emit webhook events are in
 `stripe_events.py`.
 """
 
@@ -104,7 +105,9 @@ def form_decode(body: str) -> dict:
 class ScriptedFailure:
     method: str
     path_prefix: str
-    kind: str  # "invalid" (400), "auth" (401), "rate_limit" (429), "server_error" (500), "drop", "delay"
+    # "invalid" (400), "auth" (401), "rate_limit" (429), "server_error" (500), "drop" (before the request runs),
+    # "drop_after" (it runs, the answer is lost), "delay" (held `seconds`, then runs)
+    kind: str
     message: str = "Scripted failure"
     should_retry: bool | None = True  # the Stripe-Should-Retry header of a 500 (None: not sent)
     seconds: float = 0.0  # for "delay": how long the request is held before it runs
@@ -186,7 +189,7 @@ class FakeStripe:
                 headers = {} if failure.should_retry is None else {"Stripe-Should-Retry": str(failure.should_retry)
                                                                    .lower()}  # fmt: skip
                 return self._send(handler, 500, _error("api_error", failure.message), headers=headers)
-            if failure.kind != "delay":
+            if failure.kind not in ("delay", "drop_after"):
                 status, code = {"invalid": (400, None), "auth": (401, None), "rate_limit": (429, "rate_limit")}[
                     failure.kind
                 ]
@@ -234,6 +237,10 @@ class FakeStripe:
             if method == "POST" and key:
                 with self._lock:
                     self.idempotency[key] = (fingerprint, status, body, self.clock())
+            if failure and failure.kind == "drop_after":
+                handler.connection.shutdown(socket.SHUT_RDWR)
+                handler.close_connection = True
+                return
         finally:
             if method == "POST" and key:
                 with self._lock:

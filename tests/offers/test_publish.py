@@ -8,7 +8,14 @@ from djstripe.models import Price, Product
 from rq import Queue, SimpleWorker
 
 from apps.offers.models import OfferTemplate
-from apps.offers.services import PUBLISH_JOB, RetryIn, offer_publish, offer_publish_request, offer_save
+from apps.offers.services import (
+    PUBLISH_JOB,
+    RetryIn,
+    offer_publish,
+    offer_publish_request,
+    offer_save,
+    offers_publishing_recover,
+)
 
 pytestmark = pytest.mark.django_db
 State = OfferTemplate.SyncState
@@ -20,12 +27,14 @@ def publish(offer) -> OfferTemplate:
     return offer
 
 
-def test_first_publish_creates_one_product_and_one_price_mirrored_in_djstripe(fake_stripe, offer):
+def test_first_publish_creates_one_product_and_one_price_mirrored_in_djstripe(fake_stripe, offer, settings):
     offer = publish(offer)
     [product], [price] = fake_stripe.of_type("product"), fake_stripe.of_type("price")
     assert product["name"] == "AI-Powered Code Review" and product["description"] == "A careful review of one PR."
-    assert product["metadata"] == {"offer_id": str(offer.pk), "task_type": "implement_idea",
-                                   "ai_model": "qwen2.5-coder-32b"}  # fmt: skip
+    assert product["metadata"] == {
+        "offer_id": str(offer.pk), "task_type": "implement_idea", "ai_model": "qwen2.5-coder-32b",
+        "installation": settings.INSTALLATION_ID,
+    }  # fmt: skip
     assert (price["unit_amount"], price["currency"], price["type"]) == (4900, "usd", "one_time")
     assert product["default_price"] == price["id"]
     assert (offer.sync_state, offer.sync_error, offer.published_version) == (State.PUBLISHED, "", 1)
@@ -81,22 +90,21 @@ def test_job_retried_after_a_crash_between_product_and_price_creates_no_duplicat
     settings.OFFERS_STRIPE_MAX_ATTEMPTS = 1
     fake_stripe.fail_next("POST", "/v1/prices", "drop")  # the product is made, then the connection dies
     offer = publish(offer)
-    assert offer.sync_state == State.FAILED and offer.stripe_product is None and offer.stripe_price is None
-    assert len(fake_stripe.of_type("product")) == 1
+    assert offer.sync_state == State.FAILED and offer.stripe_price is None
+    assert offer.stripe_product.id == fake_stripe.of_type("product")[0]["id"]  # kept for the run again
 
-    offer = publish(offer)  # the retried job: same idempotency keys
+    offer = publish(offer)  # the retried job continues on the linked product
     assert offer.sync_state == State.PUBLISHED
     assert len(fake_stripe.of_type("product")) == 1 and len(fake_stripe.of_type("price")) == 1
-    replayed = [r for r in fake_stripe.posts() if r["path"] == "/v1/products"]
-    assert len(replayed) == 2 and replayed[0]["idempotency_key"] == replayed[1]["idempotency_key"]
+    assert len([r for r in fake_stripe.posts() if r["path"] == "/v1/products"]) == 1
 
 
-def test_invalid_request_error_is_shown_verbatim_and_nothing_is_linked(fake_stripe, offer):
+def test_invalid_request_error_is_shown_verbatim_and_no_price_is_linked(fake_stripe, offer):
     message = "The currency 'usd' is not supported for your account's country."
     fake_stripe.fail_next("POST", "/v1/prices", "invalid", message)
     offer = publish(offer)
     assert (offer.sync_state, offer.sync_error) == (State.FAILED, message)
-    assert offer.stripe_product is None and offer.stripe_price is None and offer.published_version is None
+    assert offer.stripe_price is None and offer.published_version is None
 
 
 def publish_through_rq(offer, redis_test_db):
@@ -183,3 +191,87 @@ def test_starter_offers_are_created_as_drafts_once(ai_model):
     starters = OfferTemplate.objects.order_by("name")
     assert starters.count() == 3 and "AI-Powered Code Review" in [offer.name for offer in starters]
     assert {offer.sync_state for offer in starters} == {State.DRAFT}
+
+
+class TestRecovery:
+    def test_an_edit_after_a_failed_first_publish_leaves_one_product(self, fake_stripe, offer, settings):
+        settings.OFFERS_STRIPE_MAX_ATTEMPTS = 1
+        # Stripe makes the product, but its answer is lost (a killed worker, a dropped connection).
+        fake_stripe.fail_next("POST", "/v1/products", "drop_after")
+        offer = publish(offer)
+        assert offer.sync_state == State.FAILED and offer.stripe_product is None
+        offer.name, offer.price = "AI-Powered Code Review, 24 h", Decimal("59.00")
+        offer_save(offer=offer, changed_fields=["name", "price"])
+
+        offer = publish(offer)
+        [product] = fake_stripe.of_type("product")  # found again by its metadata, not made twice
+        assert offer.sync_state == State.PUBLISHED and offer.stripe_product.id == product["id"]
+        assert product["name"] == "AI-Powered Code Review, 24 h"
+        assert [p["unit_amount"] for p in fake_stripe.of_type("price")] == [5900]
+
+    def test_a_stripe_500_is_retried_by_rq_unless_stripe_says_not_to(self, fake_stripe, offer, redis_test_db):
+        fake_stripe.fail_next("POST", "/v1/prices", "server_error", "An unknown error occurred", should_retry=True)
+        job = publish_through_rq(offer, redis_test_db)
+        assert job.number_of_retries == 1 and offer.sync_state == State.PUBLISHED
+        offer.price = Decimal("59.00")
+        offer_save(offer=offer, changed_fields=["price"])
+        fake_stripe.fail_next("POST", "/v1/prices", "server_error", "Do not retry this", should_retry=False)
+        job = publish_through_rq(offer, redis_test_db)
+        assert not job.number_of_retries and (offer.sync_state, offer.sync_error) == (State.FAILED, "Do not retry this")
+
+    def test_a_500_while_archiving_leaves_both_sides_on_the_new_price(self, fake_stripe, offer, settings):
+        settings.OFFERS_STRIPE_MAX_ATTEMPTS = 1
+        offer = publish(offer)
+        old = offer.stripe_price.id
+        offer.price = Decimal("59.00")
+        offer_save(offer=offer, changed_fields=["price"])
+        fake_stripe.fail_next("POST", f"/v1/prices/{old}", "server_error", "An unknown error occurred")
+        offer = publish(offer)
+        [product] = fake_stripe.of_type("product")
+        assert offer.sync_state == State.FAILED
+        assert offer.stripe_price.id == product["default_price"] != old  # the console follows Stripe
+        assert fake_stripe.objects[old]["active"] is True
+
+        offer = publish(offer)  # publish again: only the archive step is left
+        assert offer.sync_state == State.PUBLISHED and fake_stripe.objects[old]["active"] is False
+        assert len(fake_stripe.of_type("price")) == 2
+
+    def test_two_installations_on_one_account_never_share_a_key(self, fake_stripe, offer, settings):
+        offer = publish(offer)
+        first_keys = {request["idempotency_key"] for request in fake_stripe.posts()}
+        # Another environment (or a restored copy of this database) with an offer of the same id.
+        settings.INSTALLATION_ID = "staging-env"
+        OfferTemplate.objects.filter(pk=offer.pk).update(stripe_product=None, stripe_price=None, published_version=None,
+                                                         name="Staging review")  # fmt: skip
+        offer = publish(offer)
+        assert offer.sync_state == State.PUBLISHED, offer.sync_error
+        assert sorted(p["name"] for p in fake_stripe.of_type("product")) == ["AI-Powered Code Review", "Staging review"]
+        later_keys = {request["idempotency_key"] for request in fake_stripe.posts()} - first_keys
+        assert later_keys and all(key.startswith("opsconsole-staging-env-") for key in later_keys)
+
+    def test_the_sweeper_restarts_a_publish_whose_job_is_gone(self, fake_stripe, offer, redis_test_db,
+                                                               django_capture_on_commit_callbacks):  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            offer_publish_request(offer=offer)
+        redis_test_db.flushdb()  # Redis lost the job (a restart without persistence)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert offers_publishing_recover() == 1
+        offer.refresh_from_db()
+        assert (offer.sync_state, offer.publish_recoveries) == (State.PUBLISHING, 1)
+        assert offer.sync_error == "Publishing restarted by the sweeper: its job is gone (worker lost?)."
+
+        SimpleWorker([Queue("default", connection=redis_test_db)], connection=redis_test_db).work(burst=True)
+        offer.refresh_from_db()
+        assert offer.sync_state == State.PUBLISHED and len(fake_stripe.of_type("product")) == 1
+        assert offers_publishing_recover() == 0
+
+    def test_a_publish_interrupted_too_often_fails_and_says_why(self, offer, fake_stripe, settings,
+                                                                django_capture_on_commit_callbacks):  # fmt: skip
+        settings.OFFERS_STRIPE_MAX_ATTEMPTS = 1
+        OfferTemplate.objects.filter(pk=offer.pk).update(sync_state=State.PUBLISHING, publish_job_id="lost",
+                                                         publish_recoveries=1)  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True) as pushed:
+            offers_publishing_recover()
+        offer.refresh_from_db()
+        assert not pushed and offer.sync_state == State.FAILED
+        assert offer.sync_error.startswith("Publishing was interrupted 1 times (its job is gone)")
