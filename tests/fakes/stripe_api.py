@@ -255,8 +255,11 @@ class FakeStripe:
         handler.send_header("Request-Id", f"req_{next(self._ids)}")
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(data)
+        try:
+            handler.end_headers()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            handler.close_connection = True  # the client is gone (a killed worker); Stripe would not notice either
 
     def _route(self, method: str, path: str, params: dict) -> dict:
         parts = path.strip("/").split("/")  # v1, resource, [id], [sub]
