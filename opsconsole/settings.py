@@ -304,7 +304,7 @@ ADMIN_NAVIGATION = {
     "execution": ["ExecutionTask", "ExecutionEvent", "BulkOperation", "ExecutionControl", "AIModel", "TaskType"],
     "proposals": ["Proposal"],
     "offers": ["OfferTemplate"],
-    "income": ["IncomeEvent"],
+    "income": ["IncomeEvent", "ReconciliationRun", "StrandedWebhook"],
     "djstripe": [
         "Product",
         "Price",

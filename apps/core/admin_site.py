@@ -53,10 +53,16 @@ HISTORY_FORM = "_opsconsole_history_form"  # set on a request for a past version
 class LinksOnlyWhereAllowedMixin:
     """Django shows a read-only foreign key as a link to the related object's admin page, whoever looks: for a
     user who may not view that model (the user admin is for superusers; offer builders do not see tasks) the
-    link is a 403. For them each such field is shown as plain text instead."""
+    link is a 403. For them each such field is shown as plain text instead. An admin whose saved objects read
+    differently from its add form sets `object_fieldsets`."""
+
+    object_fieldsets = None
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and self.object_fieldsets:
+            fieldsets = self.object_fieldsets
+        else:
+            fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
             return fieldsets
         readonly = set(self.get_readonly_fields(request, obj))

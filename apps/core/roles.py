@@ -27,6 +27,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "proposals.add_proposal", "proposals.view_proposal",
         "offers.view_offertemplate",
         "income.add_incomeevent", "income.view_incomeevent", "income.view_historicalincomeevent",
+        "income.view_reconciliationrun", "income.view_reconciliationdifference", "income.add_reconciliationrun",
+        "income.view_strandedwebhook", "income.change_strandedwebhook",
         "djstripe.view_product", "djstripe.view_price", "djstripe.view_webhookeventtrigger",
     }),
     OFFER_BUILDERS: frozenset({
@@ -34,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "offers.publish_offertemplate", "offers.view_historicaloffertemplate",
         "execution.view_aimodel", "execution.view_tasktype",
         "income.add_incomeevent", "income.view_incomeevent", "income.view_historicalincomeevent",
+        "income.view_reconciliationrun", "income.view_reconciliationdifference", "income.add_reconciliationrun",
         "djstripe.view_product", "djstripe.view_price",
     }),
     REVIEWERS: frozenset({
@@ -44,6 +47,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "proposals.view_proposal", "proposals.review_proposal", "proposals.view_historicalproposal",
         "offers.view_offertemplate", "offers.view_historicaloffertemplate",
         "income.view_incomeevent", "income.view_historicalincomeevent",
+        "income.view_reconciliationrun", "income.view_reconciliationdifference",
     }),
 }  # fmt: skip
 

@@ -70,7 +70,9 @@ TASK_COLUMNS = ("id", "task_type_id", "ai_model", "status", "priority", "payload
 EVENT_COLUMNS = ("task_id", "kind", "ai_model", "message", "error", "actor_id", "duration_ms", "created_at")
 INCOME_COLUMNS = ("kind", "amount", "currency", "occurred_at", "stripe_event_id", "stripe_object_id",
                   "payment_intent_id", "metadata", "reason", "created_at", "ai_model", "offer_id", "task_id",
-                  "task_type_id")  # fmt: skip
+                  "task_type_id", "attribution_source", "charge_id", "balance_transaction_id", "settlement_currency",
+                  "settlement_amount", "fee", "net")  # fmt: skip
+DISPUTE_FEE = Decimal("15.00")
 REVIEW_BACKLOG = 24
 PROPOSALS = 30
 
@@ -196,8 +198,10 @@ class _World:
         type_ids = dict(TaskType.objects.filter(slug__in=[t[0] for t in TYPES]).values_list("slug", "id"))
         return cls(
             now=now,
-            models=[(name, Decimal(i) if i else None, Decimal(o) if o else None, speed, failure)
-                    for name, _provider, i, o, speed, failure, _share in MODELS],  # fmt: skip
+            models=[
+                (name, Decimal(i) if i else None, Decimal(o) if o else None, speed, failure)
+                for name, _provider, i, o, speed, failure, _share in MODELS
+            ],  # fmt: skip
             model_weights=[share for *_, share in MODELS],
             types={slug: (type_ids[slug], median, income) for slug, median, _share, income in TYPES},
             type_weights=[share for _slug, _median, share, _income in TYPES],
@@ -261,15 +265,25 @@ class _World:
         if status == "succeeded" and offer is not None and name != ECHO_MODEL and rng.random() < income_chance:
             paid_at = finished_at + timedelta(minutes=rng.randint(1, 240))
             if paid_at < self.now:
+                # As Stripe would settle it: card fee 2.9 % + 0.30 on the payment, none on a refund, 15.00 per
+                # dispute; a lost dispute leaves only the fees.
+                fee = (offer.price * Decimal("0.029") + Decimal("0.30")).quantize(Decimal("0.01"))
+                money = (offer.pk, task_id, type_id, "metadata", f"ch_demo_{task_id}")
                 income.append(("payment", offer.price, offer.currency, paid_at, f"evt_demo_{task_id}",
-                               f"pi_demo_{task_id}", f"pi_demo_{task_id}", "{}", "", paid_at, name, offer.pk,
-                               task_id, type_id))  # fmt: skip
-                if rng.random() < 0.03:
-                    refunded_at = paid_at + timedelta(days=rng.randint(1, 5))
-                    if refunded_at < self.now:
-                        income.append(("refund", -offer.price, offer.currency, refunded_at,
-                                       f"evt_demo_refund_{task_id}", f"re_demo_{task_id}", f"pi_demo_{task_id}", "{}",
-                                       "", refunded_at, name, offer.pk, task_id, type_id))  # fmt: skip
+                               f"pi_demo_{task_id}", f"pi_demo_{task_id}", "{}", "", paid_at, name, *money,
+                               f"txn_demo_{task_id}", offer.currency, offer.price, fee, offer.price - fee))  # fmt: skip
+                chance = rng.random()
+                undone_at = paid_at + timedelta(days=rng.randint(1, 5))
+                if chance < 0.03 and undone_at < self.now:
+                    income.append(("refund", -offer.price, offer.currency, undone_at, f"evt_demo_refund_{task_id}",
+                                   f"ch_demo_{task_id}", f"pi_demo_{task_id}", "{}", "", undone_at, name, *money,
+                                   f"txn_demo_refund_{task_id}", offer.currency, -offer.price, 0,
+                                   -offer.price))  # fmt: skip
+                elif chance < 0.04 and undone_at < self.now:
+                    income.append(("dispute", -offer.price, offer.currency, undone_at, f"evt_demo_dispute_{task_id}",
+                                   f"du_demo_{task_id}", f"pi_demo_{task_id}", "{}", "", undone_at, name, *money,
+                                   f"txn_demo_dispute_{task_id}", offer.currency, -offer.price, DISPUTE_FEE,
+                                   -offer.price - DISPUTE_FEE))  # fmt: skip
         return _DemoTask(row=row, events=events, income=income)
 
 

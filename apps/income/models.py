@@ -64,11 +64,12 @@ class IncomeEvent(models.Model):
         "Dispute of a dispute movement.",
     )  # fmt: skip
     payment_intent_id = models.CharField("PaymentIntent", max_length=255, blank=True, db_index=True)
-    charge_id = models.CharField("Charge", max_length=255, blank=True)
+    charge_id = models.CharField("Charge", max_length=255, blank=True, db_default="")
 
     # From the balance transaction: what reached the Stripe balance, in the settlement currency.
-    balance_transaction_id = models.CharField("balance transaction", max_length=255, blank=True)
-    settlement_currency = models.CharField(max_length=3, blank=True, help_text="Empty until the fee is known.")
+    balance_transaction_id = models.CharField("balance transaction", max_length=255, blank=True, db_default="")
+    settlement_currency = models.CharField(max_length=3, blank=True, db_default="",
+                                           help_text="Empty until the fee is known.")  # fmt: skip
     settlement_amount = models.DecimalField("gross settled", max_digits=16, decimal_places=3, null=True, blank=True)
     fee = models.DecimalField(
         max_digits=16, decimal_places=3, null=True, blank=True,
@@ -81,7 +82,7 @@ class IncomeEvent(models.Model):
         help_text="Settlement currency per unit of the customer's currency; empty when they are the same.",
     )  # fmt: skip
     settlement_note = models.CharField(
-        max_length=255, blank=True,
+        max_length=255, blank=True, db_default="",
         help_text="Why fee and net are not known yet ('none:' when no balance transaction exists, e.g. paid out "
         "of band).",
     )  # fmt: skip
@@ -97,8 +98,9 @@ class IncomeEvent(models.Model):
     task_type = models.ForeignKey(
         TaskType, on_delete=models.PROTECT, null=True, blank=True, related_name="income", db_index=False
     )
-    attribution_source = models.CharField(max_length=16, choices=AttributionSource.choices, blank=True)
-    unattributed_reason = models.CharField(max_length=255, blank=True, help_text="Why no model or task type.")
+    attribution_source = models.CharField(max_length=16, choices=AttributionSource.choices, blank=True, db_default="")
+    unattributed_reason = models.CharField(max_length=255, blank=True, db_default="",
+                                           help_text="Why no model or task type.")  # fmt: skip
     metadata = models.JSONField(default=dict, blank=True, help_text="The Stripe object's metadata, as received.")
     reason = models.TextField(blank=True, help_text="Why a manual entry was made (required for manual entries).")
     webhook_trigger = models.ForeignKey(

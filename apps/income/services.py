@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 Kind = IncomeEvent.Kind
 RECORD_JOB = "apps.income.jobs.record_stripe_event"
 DETAILS_JOB = "apps.income.jobs.fetch_stripe_details"
+RECONCILE_JOB = "apps.income.jobs.reconcile_day"
 RECORD_RETRY_SECONDS = [5, 30, 120]
 DETAILS_RETRY_SECONDS = [10, 60, 300, 1800]
 PRUNED_BODY = '{"pruned": "raw body removed after the retention period (INCOME_WEBHOOK_BODY_RETENTION_DAYS)"}'

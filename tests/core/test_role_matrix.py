@@ -7,7 +7,7 @@ form with errors and a refused one answers 403 or the login page: access is meas
 """
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -20,6 +20,7 @@ from djstripe.models import WebhookEventTrigger
 from apps.core import roles
 from apps.execution.models import BulkOperation
 from apps.execution.services import execution_pause, task_create
+from apps.income.models import ReconciliationRun, StrandedWebhook
 from apps.income.services import income_record_manual
 from apps.offers.models import OfferTemplate
 from apps.proposals.services import proposal_ingest
@@ -110,6 +111,16 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("income.incomeevent", "change"): NOBODY,
     ("income.incomeevent", "delete"): NOBODY,
     ("income.incomeevent", "roi"): {SU, OP, OB, RV},
+    ("income.strandedwebhook", "view"): {SU, OP},
+    ("income.strandedwebhook", "add"): NOBODY,
+    ("income.strandedwebhook", "change"): {SU, OP},
+    ("income.strandedwebhook", "delete"): NOBODY,
+    ("income.strandedwebhook", "bulk:retry_now"): {SU, OP},
+    ("income.reconciliationrun", "view"): {SU, OP, OB, RV},
+    ("income.reconciliationrun", "add"): NOBODY,
+    ("income.reconciliationrun", "change"): NOBODY,
+    ("income.reconciliationrun", "delete"): NOBODY,
+    ("income.reconciliationrun", "reconcile_yesterday"): {SU, OP, OB},
 }
 OUR_APPS = {"execution", "proposals", "offers", "income"}
 # Other apps' admin pages (dj-stripe, auth, tokens, lockouts): roles see only these; the superuser is not judged
@@ -193,6 +204,12 @@ def samples():
         ),
     }  # fmt: skip
     rows["execution.tasktype"] = task.task_type
+    rows["income.strandedwebhook"] = StrandedWebhook.objects.create(
+        trigger=rows["djstripe.webhookeventtrigger"], next_attempt_at=datetime(2026, 11, 1, tzinfo=UTC)
+    )
+    run = ReconciliationRun.objects.create(day=date(2026, 11, 1), outcome="differences")
+    run.differences.create(kind="fee", balance_transaction_id="txn_1", ledger_row=income, currency="usd")
+    rows["income.reconciliationrun"] = run
     return rows
 
 

@@ -71,10 +71,10 @@ DRIFTS = {  # one of each kind the guard must name, as a hand on the database wo
     ),
     "dropped unique column constraint": (
         lambda: (
-            "ALTER TABLE income_events DROP CONSTRAINT "
-            + constraint_named("income_events", columns=["stripe_event_id"], unique=True, index=False)
+            "ALTER TABLE offers_offertemplate DROP CONSTRAINT "
+            + constraint_named("offers_offertemplate", columns=["slug"], unique=True, index=False)
         ),
-        "income_events.stripe_event_id: unique constraint missing",
+        "offers_offertemplate.slug: unique constraint missing",
     ),
     "dropped foreign key": (
         lambda: (

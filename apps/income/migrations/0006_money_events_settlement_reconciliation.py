@@ -6,7 +6,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
 
-
 # Copies of the SQL as it was when this migration was written (the migration never changes with the code):
 # the income_events trigger now also keeps net and the settlement-currency rollup.
 TRIGGERS_SQL = """
@@ -96,7 +95,7 @@ class Migration(migrations.Migration):
         ('djstripe', '0003_2_11'),
         ('execution', '0008_list_indexes'),
         ('income', '0005_list_indexes'),
-        ('offers', '0002_roles'),
+        ('offers', '0003_publish_recovery'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -190,17 +189,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalincomeevent',
             name='attribution_source',
-            field=models.CharField(blank=True, choices=[('', 'not attributed'), ('metadata', 'Metadata'), ('invoice_line', 'invoice line'), ('price', 'Price'), ('payment', 'its payment'), ('manual', 'Manual')], max_length=16),
+            field=models.CharField(blank=True, choices=[('', 'not attributed'), ('metadata', 'Metadata'), ('invoice_line', 'invoice line'), ('price', 'Price'), ('payment', 'its payment'), ('manual', 'Manual')], db_default='', max_length=16),
         ),
         migrations.AddField(
             model_name='historicalincomeevent',
             name='balance_transaction_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='balance transaction'),
+            field=models.CharField(blank=True, db_default='', max_length=255, verbose_name='balance transaction'),
         ),
         migrations.AddField(
             model_name='historicalincomeevent',
             name='charge_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='Charge'),
+            field=models.CharField(blank=True, db_default='', max_length=255, verbose_name='Charge'),
         ),
         migrations.AddField(
             model_name='historicalincomeevent',
@@ -225,17 +224,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalincomeevent',
             name='settlement_currency',
-            field=models.CharField(blank=True, help_text='Empty until the fee is known.', max_length=3),
+            field=models.CharField(blank=True, db_default='', help_text='Empty until the fee is known.', max_length=3),
         ),
         migrations.AddField(
             model_name='historicalincomeevent',
             name='settlement_note',
-            field=models.CharField(blank=True, help_text="Why fee and net are not known yet ('none:' when no balance transaction exists, e.g. paid out of band).", max_length=255),
+            field=models.CharField(blank=True, db_default='', help_text="Why fee and net are not known yet ('none:' when no balance transaction exists, e.g. paid out of band).", max_length=255),
         ),
         migrations.AddField(
             model_name='historicalincomeevent',
             name='unattributed_reason',
-            field=models.CharField(blank=True, help_text='Why no model or task type.', max_length=255),
+            field=models.CharField(blank=True, db_default='', help_text='Why no model or task type.', max_length=255),
         ),
         migrations.AddField(
             model_name='incomedailyrollup',
@@ -250,17 +249,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='incomeevent',
             name='attribution_source',
-            field=models.CharField(blank=True, choices=[('', 'not attributed'), ('metadata', 'Metadata'), ('invoice_line', 'invoice line'), ('price', 'Price'), ('payment', 'its payment'), ('manual', 'Manual')], max_length=16),
+            field=models.CharField(blank=True, choices=[('', 'not attributed'), ('metadata', 'Metadata'), ('invoice_line', 'invoice line'), ('price', 'Price'), ('payment', 'its payment'), ('manual', 'Manual')], db_default='', max_length=16),
         ),
         migrations.AddField(
             model_name='incomeevent',
             name='balance_transaction_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='balance transaction'),
+            field=models.CharField(blank=True, db_default='', max_length=255, verbose_name='balance transaction'),
         ),
         migrations.AddField(
             model_name='incomeevent',
             name='charge_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='Charge'),
+            field=models.CharField(blank=True, db_default='', max_length=255, verbose_name='Charge'),
         ),
         migrations.AddField(
             model_name='incomeevent',
@@ -285,17 +284,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='incomeevent',
             name='settlement_currency',
-            field=models.CharField(blank=True, help_text='Empty until the fee is known.', max_length=3),
+            field=models.CharField(blank=True, db_default='', help_text='Empty until the fee is known.', max_length=3),
         ),
         migrations.AddField(
             model_name='incomeevent',
             name='settlement_note',
-            field=models.CharField(blank=True, help_text="Why fee and net are not known yet ('none:' when no balance transaction exists, e.g. paid out of band).", max_length=255),
+            field=models.CharField(blank=True, db_default='', help_text="Why fee and net are not known yet ('none:' when no balance transaction exists, e.g. paid out of band).", max_length=255),
         ),
         migrations.AddField(
             model_name='incomeevent',
             name='unattributed_reason',
-            field=models.CharField(blank=True, help_text='Why no model or task type.', max_length=255),
+            field=models.CharField(blank=True, db_default='', help_text='Why no model or task type.', max_length=255),
         ),
         migrations.AlterField(
             model_name='historicalincomeevent',
