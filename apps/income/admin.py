@@ -65,14 +65,15 @@ class IncomeEventAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     sortable_by = ("occurred_at",)
     raw_id_fields = ("task",)
     actions_list = ("roi",)
-    readonly_fields = ("kind", "amount", "currency", "occurred_at", "reason", "settlement_currency",
-                       "settlement_amount", "fee", "net", "exchange_rate", "balance_transaction_id",
+    readonly_fields = ("kind", "amount_shown", "currency", "occurred_at", "reason", "settlement_currency",
+                       "settlement_amount_shown", "fee_shown", "net_shown", "exchange_rate", "balance_transaction_id",
                        "settlement_note", "offer", "task", "ai_model", "task_type", "attribution_source",
                        "unattributed_reason", "stripe_event_id", "stripe_object_id", "payment_intent_id", "charge_id",
                        "metadata", "webhook_trigger", "created_by", "created_at")  # fmt: skip
     object_fieldsets = (
-        ("Money", {"fields": ("kind", "amount", "currency", "occurred_at", "reason")}),
-        ("What reached the Stripe balance", {"fields": ("settlement_currency", "settlement_amount", "fee", "net",
+        ("Money", {"fields": ("kind", "amount_shown", "currency", "occurred_at", "reason")}),
+        ("What reached the Stripe balance", {"fields": ("settlement_currency", "settlement_amount_shown", "fee_shown",
+                                                         "net_shown",
                                                          "exchange_rate", "balance_transaction_id",
                                                          "settlement_note")}),
         ("Attribution", {"fields": ("offer", "task", "ai_model", "task_type", "attribution_source",
@@ -116,10 +117,34 @@ class IncomeEventAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     def amount_display(self, row):
         return amount_display(row.amount, row.currency)
 
+    @display(description="amount")
+    def amount_shown(self, row):
+        return amount_display(row.amount, row.currency)
+
+    @display(description="gross settled")
+    def settlement_amount_shown(self, row):
+        return self._settled(row, row.settlement_amount)
+
+    @display(description="Stripe fee")
+    def fee_shown(self, row):
+        return self._settled(row, row.fee)
+
+    @display(description="net")
+    def net_shown(self, row):
+        return self._settled(row, row.net)
+
+    @staticmethod
+    def _settled(row, amount):
+        if amount is None:
+            return row.settlement_note or "not known yet"
+        return amount_display(amount, row.settlement_currency)
+
     @display(description="Stripe fee")
     def fee_display(self, row):
         if row.fee is None:
-            return "-" if row.kind == IncomeEvent.Kind.MANUAL or row.settlement_note.startswith("none:") else "pending"
+            if row.kind == IncomeEvent.Kind.MANUAL or row.settlement_note.startswith("none:"):
+                return "-"
+            return "not read" if row.settlement_note.startswith("Not read") else "pending"
         return amount_display(row.fee, row.settlement_currency)
 
     @display(description="attribution")
@@ -257,14 +282,21 @@ class StrandedWebhookAdmin(ModelAdmin):
 
 class DifferenceInline(TabularInline):
     model = ReconciliationDifference
-    fields = ("kind", "balance_transaction_id", "source_id", "ledger_row", "currency", "stripe_value",
-              "ledger_value", "detail")  # fmt: skip
+    fields = ("kind", "balance_transaction_id", "source_id", "ledger_row", "stripe_shown", "ledger_shown", "detail")
     readonly_fields = fields
     extra = 0
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @display(description="Stripe says")
+    def stripe_shown(self, row):
+        return "-" if row.stripe_value is None else amount_display(row.stripe_value, row.currency)
+
+    @display(description="ledger says")
+    def ledger_shown(self, row):
+        return "-" if row.ledger_value is None else amount_display(row.ledger_value, row.currency)
 
 
 @admin.register(ReconciliationRun)

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q, Sum
 from simple_history.models import HistoricalRecords
 
+from apps.core.money import amount_display
 from apps.execution.models import AIModel, ExecutionTask, TaskType
 from apps.offers.models import OfferTemplate
 
@@ -176,7 +177,7 @@ class IncomeEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.amount} {self.currency.upper()}"
+        return f"{self.get_kind_display()} {amount_display(self.amount, self.currency)}"
 
     @property
     def is_attributed(self) -> bool:
