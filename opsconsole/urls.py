@@ -60,11 +60,8 @@ api.register("proposals", ProposalViewSet, basename="proposal")
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
-    path(
-        "api/schema/",
-        SpectacularAPIView.as_view(permission_classes=[AnonymousRateLimit, IsAuthenticated]),
-        name="api-schema",
-    ),  # fmt: skip
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AnonymousRateLimit, IsAuthenticated]),
+         name="api-schema"),  # fmt: skip
     path("api/", include(api.urls)),
     path("admin/rq/", include((queue_dashboard_urls(), "django_rq"))),
     path("admin/", admin.site.urls),

@@ -20,7 +20,7 @@ from apps.core.admin_site import HistoryAdmin
 from apps.core.money import amount_display, amount_text
 
 from .forms import ManualIncomeForm, RoiPeriodForm
-from .models import IncomeEvent, ReconciliationDifference, ReconciliationRun, StrandedWebhook
+from .models import NO_SETTLEMENT, IncomeEvent, ReconciliationDifference, ReconciliationRun, StrandedWebhook
 from .selectors import roi_by_model_and_type
 from .services import RECONCILE_JOB, income_record_job_push, income_record_manual
 
@@ -142,7 +142,7 @@ class IncomeEventAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     @display(description="Stripe fee")
     def fee_display(self, row):
         if row.fee is None:
-            if row.kind == IncomeEvent.Kind.MANUAL or row.settlement_note.startswith("none:"):
+            if row.kind == IncomeEvent.Kind.MANUAL or row.settlement_note.startswith(NO_SETTLEMENT):
                 return "-"
             return "not read" if row.settlement_note.startswith("Not read") else "pending"
         return amount_display(row.fee, row.settlement_currency)

@@ -26,12 +26,12 @@ from apps.core.money import amount_display, amount_from_minor_units
 from apps.execution.models import AIModel, ExecutionTask, TaskType
 from apps.offers.models import OfferTemplate
 
-from .models import IncomeEvent, StripeObservation
+from .models import NO_SETTLEMENT, IncomeEvent, StripeObservation
 
 Kind, Source, Seen = IncomeEvent.Kind, IncomeEvent.AttributionSource, StripeObservation.Kind
 ATTRIBUTION_FIELDS = ("offer_id", "task_id", "ai_model_id", "task_type_id")
 REFUND_FAILED = {"failed", "canceled"}
-NO_SETTLEMENT = "none: "
+ATTRIBUTION_COLUMNS = ["offer", "task", "ai_model", "task_type", "attribution_source", "unattributed_reason"]
 
 
 def stripe_event_book(*, event: dict, trigger=None) -> tuple[str, list[int]]:
@@ -71,9 +71,11 @@ def _payment(event: dict, trigger) -> tuple[str, list[int]]:
 def _invoice(event: dict, trigger) -> tuple[str, list[int]]:
     """Remember what an invoice was for; attribute its payment if that is booked already."""
     invoice = event["data"]["object"]
-    intent_id = _object_id(invoice.get("payment_intent"))
-    if not intent_id:
+    if invoice.get("paid_out_of_band"):  # a PaymentIntent may exist (a failed card attempt), but no money moved
         return _invoice_paid_out_of_band(event, invoice, trigger)
+    intent_id = invoice_payment_intent(invoice)
+    if not intent_id:
+        return f"nothing to book: invoice {invoice['id']} was paid without a PaymentIntent", []
     _lock(intent_id)
     StripeObservation.objects.get_or_create(
         stripe_event_id=event["id"], kind=Seen.INVOICE, object_id=intent_id,
@@ -92,9 +94,21 @@ def _invoice(event: dict, trigger) -> tuple[str, list[int]]:
     return f"payment {intent_id} attributed from invoice {invoice['id']}", []
 
 
+def invoice_payment_intent(invoice: dict) -> str:
+    """The PaymentIntent that paid the invoice: `payment_intent` up to API 2025-02-24; from 2025-03-31 ("basil")
+    on, the first paid entry of `payments`."""
+    if invoice.get("payment_intent"):
+        return _object_id(invoice["payment_intent"])
+    for payment in (invoice.get("payments") or {}).get("data") or []:
+        details = payment.get("payment") or {}
+        if details.get("type") == "payment_intent" and payment.get("status", "paid") == "paid":
+            return _object_id(details.get("payment_intent"))
+    return ""
+
+
 def _invoice_paid_out_of_band(event: dict, invoice: dict, trigger) -> tuple[str, list[int]]:
     """Money the customer paid outside Stripe (bank transfer, cheque) that the invoice was marked paid with."""
-    if not invoice.get("paid_out_of_band") or not invoice.get("amount_paid"):
+    if not invoice.get("amount_paid"):
         return f"nothing to book: invoice {invoice['id']} has no payment", []
     _lock(invoice["id"])
     if IncomeEvent.objects.filter(kind=Kind.PAYMENT, stripe_object_id=invoice["id"]).exists():
@@ -207,7 +221,7 @@ def _dispute(event: dict, trigger) -> tuple[str, list[int]]:
     return f"dispute {dispute['id']}: " + ", ".join(f"{row.amount} {row.currency}" for row in booked), []
 
 
-HANDLERS = {
+HANDLERS = {  # every event type that can move money; README lists them and why
     "payment_intent.succeeded": _payment,
     "charge.refunded": _refund,
     "charge.refund.updated": _refund,
@@ -222,7 +236,6 @@ HANDLERS = {
     "invoice.paid": _invoice,
     "invoice.payment_succeeded": _invoice,
 }
-COUNTED_EVENTS = tuple(HANDLERS)
 
 
 # Settlement -----------------------------------------------------------------------------------------------
@@ -293,13 +306,18 @@ def _from_invoice_observation(intent_id: str, invoice_id: str) -> dict:
 def invoice_summary(invoice: dict) -> dict:
     """What attribution needs of an invoice: the subscription's and the first line's metadata, the line's price."""
     lines = (invoice.get("lines") or {}).get("data") or []
-    metadata = dict(((invoice.get("subscription_details") or {}).get("metadata")) or {})
+    subscription = invoice.get("subscription_details") or (invoice.get("parent") or {}).get("subscription_details")
+    metadata = dict((subscription or {}).get("metadata") or {})
     price_id = product_id = None
     for line in lines:
         metadata = {**(line.get("metadata") or {}), **metadata}
+        # Up to 2025-02-24 `price` is the Price; from 2025-03-31 on, `pricing.price_details` names price and product.
         price = line.get("price") or (line.get("pricing") or {}).get("price_details") or {}
-        price_id = price_id or _object_id(price if isinstance(price, str) else price.get("id"))
-        product_id = product_id or (None if isinstance(price, str) else _object_id(price.get("product")))
+        if isinstance(price, str):
+            price_id = price_id or price
+        else:
+            price_id = price_id or _object_id(price.get("price") or price.get("id"))
+            product_id = product_id or _object_id(price.get("product"))
     return {"invoice": invoice.get("id"), "metadata": metadata, "price_id": price_id, "product_id": product_id}
 
 
@@ -333,11 +351,12 @@ def followers_attribute(payment: IncomeEvent) -> None:
 
 
 def _attribute(row: IncomeEvent, attribution: dict, why: str) -> None:
+    """Only the attribution columns are written: the fee job may be writing the same row's fee meanwhile."""
     for name, value in attribution.items():
         setattr(row, name, value)
     row.unattributed_reason = ""
     row._change_reason = why
-    row.save()
+    row.save(update_fields=ATTRIBUTION_COLUMNS)
 
 
 def _task_named(task_id) -> ExecutionTask | None:

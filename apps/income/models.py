@@ -9,6 +9,9 @@ from apps.core.money import amount_display
 from apps.execution.models import AIModel, ExecutionTask, TaskType
 from apps.offers.models import OfferTemplate
 
+# A settlement note starting so says there is no balance transaction to read (e.g. an invoice paid out of band).
+NO_SETTLEMENT = "none: "
+
 
 class IncomeEventQuerySet(models.QuerySet):
     def in_period(self, since, until):
@@ -22,7 +25,7 @@ class IncomeEventQuerySet(models.QuerySet):
 
     def settlement_unknown(self):
         """Stripe rows whose balance transaction (fee, net, settlement currency) is not read yet."""
-        return self.from_stripe().filter(settlement_currency="").exclude(settlement_note__startswith="none:")
+        return self.from_stripe().filter(settlement_currency="").exclude(settlement_note__startswith=NO_SETTLEMENT)
 
     def total(self) -> Decimal:
         return self.aggregate(total=Sum("amount"))["total"] or Decimal("0")
@@ -56,7 +59,7 @@ class IncomeEvent(models.Model):
     currency = models.CharField(max_length=3, help_text="ISO code, lower case, as Stripe writes it.")
     occurred_at = models.DateTimeField()
     stripe_event_id = models.CharField(  # noqa: DJ001 - NULL for manual entries: no Stripe event
-        "Stripe event", max_length=255, null=True, blank=True, db_index=True,
+        "Stripe event", max_length=255, null=True, blank=True,
         help_text="The delivery that made this row (a dispute event can make two: withdrawal and reinstatement).",
     )  # fmt: skip
     stripe_object_id = models.CharField(
@@ -122,6 +125,7 @@ class IncomeEvent(models.Model):
             models.Index(fields=["task"], name="income_task_idx", condition=Q(task__isnull=False)),
             models.Index(fields=["ai_model", "task_type", "-occurred_at"], name="income_attribution_idx"),
             models.Index(fields=["stripe_object_id"], name="income_stripe_object_idx"),
+            models.Index(fields=["stripe_event_id"], name="income_stripe_event_idx"),
             # The ledger list (newest first) and its filters.
             models.Index(fields=["-occurred_at", "-id"], name="income_occurred_id_idx"),
             models.Index(fields=["kind", "-occurred_at", "-id"], name="income_kind_idx"),

@@ -16,8 +16,8 @@ from django.utils import timezone
 from apps.core.money import amount_from_minor_units
 from apps.offers.services import stripe_client, stripe_setup_problem
 
-from .booking import NO_SETTLEMENT, settlement_fields
-from .models import IncomeEvent, ReconciliationDifference, ReconciliationRun
+from .booking import settlement_fields
+from .models import NO_SETTLEMENT, IncomeEvent, ReconciliationDifference, ReconciliationRun
 
 Kind, Outcome, Difference = IncomeEvent.Kind, ReconciliationRun.Outcome, ReconciliationDifference.Kind
 BOOKED_CATEGORIES = {"charge", "refund", "refund_failure", "dispute", "dispute_reversal"}
@@ -25,24 +25,27 @@ PAGE = 100
 
 
 def income_reconcile_day(*, day: date) -> ReconciliationRun:
-    """Compare `day` and record the run and each difference; safe to run again (each run is kept)."""
+    """Compare `day` and record the run and each difference; safe to run again (each run is kept). Whatever
+    stops a run (Stripe away, a database error) ends it as `could not run` with the reason, never `running`."""
     run = ReconciliationRun.objects.create(day=day)
-    problem = stripe_setup_problem()
     try:
+        problem = stripe_setup_problem()
         if problem:
             raise RuntimeError(problem)
-        transactions = _stripe_transactions(day, stripe_client())
-    except (stripe.StripeError, RuntimeError) as error:
+        differences = _compare(run, day, _stripe_transactions(day, stripe_client()))
+        with transaction.atomic():
+            ReconciliationDifference.objects.bulk_create(differences)
+            run.outcome = Outcome.DIFFERENCES if differences else Outcome.MATCHED
+            run.finished_at = timezone.now()
+            run.save()
+    except Exception as error:  # recorded on the run, for the admin, and raised again for RQ's failed registry
         message = (error.user_message if isinstance(error, stripe.StripeError) else None) or str(error)
-        run.outcome, run.error, run.finished_at = Outcome.FAILED, message, timezone.now()
-        run.save()
-        return run
-    with transaction.atomic():
-        differences = _compare(run, day, transactions)
-        ReconciliationDifference.objects.bulk_create(differences)
-        run.outcome = Outcome.DIFFERENCES if differences else Outcome.MATCHED
-        run.finished_at = timezone.now()
-        run.save()
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            outcome=Outcome.FAILED, error=f"{type(error).__name__}: {message}", finished_at=timezone.now()
+        )
+        run.refresh_from_db()
+        if not isinstance(error, stripe.StripeError | RuntimeError):
+            raise
     return run
 
 
@@ -161,10 +164,11 @@ def _row_by_source(txn: dict, source: dict) -> IncomeEvent | None:
 
 
 def _fill_settlement(row: IncomeEvent, txn: dict) -> None:
-    for name, value in settlement_fields(txn).items():
+    fields = settlement_fields(txn)
+    for name, value in fields.items():
         setattr(row, name, value)
     row._change_reason = f"fee and net from balance transaction {txn['id']} (reconciliation)"
-    row.save()
+    row.save(update_fields=list(fields))
 
 
 def _missing_in_stripe(row: IncomeEvent) -> bool:

@@ -12,10 +12,18 @@ from django.db import transaction
 from apps.core.money import amount_from_minor_units, currency_decimals
 from apps.offers.services import stripe_client, stripe_setup_problem
 
-from .booking import NO_SETTLEMENT, followers_attribute, income_invoice_attribution, invoice_summary, settlement_fields
-from .models import IncomeEvent
+from .booking import (
+    ATTRIBUTION_COLUMNS,
+    followers_attribute,
+    income_invoice_attribution,
+    invoice_summary,
+    settlement_fields,
+)
+from .models import NO_SETTLEMENT, IncomeEvent
 
 Kind = IncomeEvent.Kind
+SETTLEMENT_COLUMNS = ["balance_transaction_id", "settlement_currency", "settlement_amount", "fee", "net",
+                      "exchange_rate", "settlement_note"]  # fmt: skip
 
 
 def income_stripe_details_fetch(*, row_id: int) -> str:
@@ -57,7 +65,7 @@ def _settlement_read(row: IncomeEvent, client: stripe.StripeClient) -> str:
         if not txn["id"]:
             locked.settlement_note = "converted like the charge's other refunds (no single refund matches this row)"
         locked._change_reason = f"fee and net from balance transaction {txn['id'] or '(charge refunds)'}"
-        locked.save()
+        locked.save(update_fields=SETTLEMENT_COLUMNS)
     return f"fee {locked.fee} {locked.settlement_currency}"
 
 
@@ -117,7 +125,7 @@ def _invoice_attribution_read(row: IncomeEvent, client: stripe.StripeClient) -> 
         for name, value in attribution.items():
             setattr(locked, name, value)
         locked._change_reason = f"attributed from invoice {invoice['id']} (read from Stripe)"
-        locked.save()
+        locked.save(update_fields=ATTRIBUTION_COLUMNS)
         followers_attribute(locked)
     return f"attribution: {locked.get_attribution_source_display()}"
 

@@ -49,6 +49,9 @@ class OfferTemplate(models.Model):
     sync_state = models.CharField(max_length=16, choices=SyncState.choices, default=SyncState.DRAFT)
     sync_error = models.TextField(blank=True, help_text="Stripe's last error, verbatim.")
     synced_at = models.DateTimeField(null=True, blank=True, help_text="Last successful publish.")
+    publish_request = models.CharField(
+        max_length=32, blank=True, help_text="Names one publish request in its Stripe idempotency keys."
+    )
     publish_job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job of the current publish.")
     publish_started_at = models.DateTimeField(null=True, blank=True, help_text="When that job last began running.")
     publish_recoveries = models.PositiveSmallIntegerField(default=0, help_text="Restarts by the sweeper so far.")

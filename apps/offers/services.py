@@ -103,15 +103,21 @@ def offer_publish_request(*, offer: OfferTemplate) -> OfferTemplate:
         if offer.sync_state == State.PUBLISHING:
             raise ValidationError(f"{offer} is already being published.")
         offer.sync_state, offer.sync_error, offer.publish_recoveries = State.PUBLISHING, "", 0
+        offer.publish_job_id, offer.publish_started_at = _publish_job_id(offer.pk), None
+        offer.publish_request = uuid.uuid4().hex[:12]
         offer._change_reason = "publish requested"
-        offer.save(update_fields=["sync_state", "sync_error", "publish_recoveries", "updated_at"])
-        transaction.on_commit(lambda: _publish_job_push(offer.pk))
+        offer.save(update_fields=["sync_state", "sync_error", "publish_recoveries", "publish_job_id",
+                                  "publish_started_at", "publish_request", "updated_at"])  # fmt: skip
+        transaction.on_commit(lambda: _publish_job_push(offer.pk, offer.publish_job_id))
     return offer
 
 
-def _publish_job_push(offer_id: int) -> None:
-    job_id = f"offer-publish-{offer_id}-{uuid.uuid4().hex[:12]}"  # ours: django-rq may defer the enqueue
-    OfferTemplate.objects.filter(pk=offer_id).update(publish_job_id=job_id, publish_started_at=None)
+def _publish_job_id(offer_id: int) -> str:
+    """Chosen with the state change, in its transaction: the sweeper never sees `publishing` without its job."""
+    return f"offer-publish-{offer_id}-{uuid.uuid4().hex[:12]}"
+
+
+def _publish_job_push(offer_id: int, job_id: str) -> None:
     try:
         django_rq.get_queue("default").enqueue(
             PUBLISH_JOB, offer_id, job_id=job_id, job_timeout=settings.OFFERS_PUBLISH_TIMEOUT_SECONDS
@@ -134,6 +140,8 @@ def offers_publishing_recover() -> int:
             pipeline.hget(f"rq:job:{offer.publish_job_id}", "status")
         statuses = [status.decode() if status else None for status in pipeline.execute()]
     deadline = timedelta(seconds=settings.OFFERS_PUBLISH_TIMEOUT_SECONDS + settings.EXECUTION_GRACE_SECONDS)
+    # RQ stops a job at its timeout; `EXECUTION_GRACE_SECONDS` (60 by default) covers the worker noticing. A job
+    # restarted while an old run still lives is harmless: the old run stops at its next step (`job_id` check).
     recovered = 0
     for offer, status in zip(publishing, statuses, strict=True):
         overdue = offer.publish_started_at is not None and offer.publish_started_at + deadline < timezone.now()
@@ -151,9 +159,11 @@ def offers_publishing_recover() -> int:
                                      "publish again once the workers are healthy.")  # fmt: skip
             else:
                 locked.sync_error = f"Publishing restarted by the sweeper: {why} (worker lost?)."
-                transaction.on_commit(lambda pk=offer.pk: _publish_job_push(pk))
+                locked.publish_job_id, locked.publish_started_at = _publish_job_id(offer.pk), None
+                transaction.on_commit(lambda pk=offer.pk, job_id=locked.publish_job_id: _publish_job_push(pk, job_id))
             locked._change_reason = f"sweeper: {why}"
-            locked.save(update_fields=["publish_recoveries", "sync_state", "sync_error", "updated_at"])
+            locked.save(update_fields=["publish_recoveries", "sync_state", "sync_error", "publish_job_id",
+                                       "publish_started_at", "updated_at"])  # fmt: skip
         logger.warning("offer %s: publishing %s (%s)", offer.pk, "failed" if locked.sync_state == State.FAILED
                        else "restarted", why)  # fmt: skip
         recovered += 1
@@ -164,12 +174,14 @@ def _failed(offer_id: int, message: str) -> None:
     OfferTemplate.objects.filter(pk=offer_id).update(sync_state=State.FAILED, sync_error=message)
 
 
-def offer_publish(*, offer_id: int, attempt: int = 1) -> str | RetryIn:
+def offer_publish(*, offer_id: int, attempt: int = 1, job_id: str | None = None) -> str | RetryIn:
     """Bring Stripe in line with the offer (the job's `attempt`-th run). Each step links what it made before
     the next one, so a run again resumes where the last stopped. On an error the offer is `failed` with
     Stripe's message. A rate limit, a network error or a Stripe 5xx that Stripe says may be retried, before the
     last attempt, returns RetryIn (the offer stays `publishing` and says when it tries again)."""
     offer = OfferTemplate.objects.select_related("task_type", "stripe_product", "stripe_price").get(pk=offer_id)
+    if job_id is not None and offer.publish_job_id and job_id != offer.publish_job_id:
+        return f"superseded by job {offer.publish_job_id}"  # the sweeper restarted this publish
     if offer.published_version == offer.version and offer.stripe_product_id and offer.stripe_price_id:
         OfferTemplate.objects.filter(pk=offer_id).update(sync_state=State.PUBLISHED, sync_error="")
         return "already up to date"
@@ -208,13 +220,12 @@ def offer_publish(*, offer_id: int, attempt: int = 1) -> str | RetryIn:
 
 
 def _worth_retrying(error: stripe.StripeError) -> bool:
-    """Rate limits and network errors are; a 5xx or 409 is unless Stripe's `Stripe-Should-Retry` says not."""
-    if isinstance(error, stripe.RateLimitError | stripe.APIConnectionError):
+    """Rate limits and network errors are. A 5xx is only when Stripe's `Stripe-Should-Retry: true` says so:
+    otherwise Stripe saved the 500 under the idempotency key and would replay it for 24 hours. A 409 (the same
+    key in flight) is."""
+    if isinstance(error, stripe.RateLimitError | stripe.APIConnectionError) or error.http_status == 409:
         return True
-    should_retry = (error.headers or {}).get("Stripe-Should-Retry")
-    if should_retry is not None:
-        return should_retry == "true"
-    return (error.http_status or 0) >= 500 or error.http_status == 409
+    return (error.headers or {}).get("Stripe-Should-Retry") == "true"
 
 
 def _stripe_apply(offer: OfferTemplate, client: stripe.StripeClient) -> None:
@@ -281,11 +292,14 @@ def _link(offer: OfferTemplate, *, product, price=None):
 
 
 def idempotency_key(offer: OfferTemplate, step: str, params: dict) -> str:
-    """Unique to this installation, offer, step and request: the same request again replays Stripe's first
-    answer (a run again after a lost response); a different one never collides with an earlier key, even from
-    another console on the same account or a restored copy of this database."""
+    """Unique to this installation, publish request, offer version, step and request body. Runs again of one
+    publish (RQ retries, sweeper restarts) replay Stripe's first answer (after a lost response); a new publish
+    request, or a later version, is new even when its parameters repeat an earlier one's (deactivate, reactivate,
+    deactivate; publish again after a 500 Stripe saved under its key); and no key collides with another
+    console's on the same account or a restored copy of this database."""
     digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    return f"opsconsole-{settings.INSTALLATION_ID}-offer-{offer.pk}-{step}-{digest}"
+    request = offer.publish_request or "direct"
+    return f"opsconsole-{settings.INSTALLATION_ID}-offer-{offer.pk}-{request}-v{offer.version}-{step}-{digest}"
 
 
 def _metadata(offer: OfferTemplate) -> dict[str, str]:

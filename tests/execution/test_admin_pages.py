@@ -76,7 +76,7 @@ def test_the_history_page_shows_the_whole_lifecycle_with_who_and_why(client, ope
     client.force_login(reviewer)
     client.post(reverse("admin:execution_executiontask_reject_task", args=[task.pk]), {"comment": "too risky"})
     html = page(client, "history", task.pk)
-    lifecycle = html[html.index('id="lifecycle"') :]
+    lifecycle = html[html.index('id="lifecycle"'):]
     assert lifecycle.index("Created") < lifecycle.index("Rejected")
     assert "olga-operator" in lifecycle and "rita-reviewer" in lifecycle and "too risky" in lifecycle
     assert "Revert" not in html
@@ -89,7 +89,7 @@ def test_the_list_counts_tasks_by_status_for_its_filters(client, operator, ai_mo
     failed_task(ai_model, operator)
     client.force_login(operator)
     html = page(client, "changelist")
-    counts = html[html.index('id="task-status-counts"') :]
+    counts = html[html.index('id="task-status-counts"'):]
     assert 'data-status="pending"' in counts
     assert "Pending <strong" in counts and ">3</strong>" in counts and ">1</strong>" in counts
     assert 'data-live="1"' in counts  # pending tasks: the list keeps itself up to date

@@ -9,9 +9,9 @@ Held to what Stripe's API reference documents, so that a test passing here means
 - lists are newest first, honour their filters (`product`, `active`, `charge`, `created[gte]`, `type`, ...),
   `limit` (1-100) and `starting_after`, and expand `data.x` fields;
 - idempotency as documented (docs.stripe.com/api/idempotent_requests): the first result of an endpoint that began
-  executing is replayed with `Idempotent-Replayed: true` for 24 hours; a key reused with other parameters is an
-  `idempotency_error`; a request that fails validation saves nothing; a request arriving while another with the
-  same key is in flight gets 409;
+  executing (a 500 too, unless it says `Stripe-Should-Retry: true`) is replayed with `Idempotent-Replayed: true`
+  for 24 hours; a key reused with other parameters is an `idempotency_error`; a request that fails validation
+  saves nothing; a request arriving while another with the same key is in flight gets 409;
 - objects shaped as Stripe returns them: products with `default_price`, immutable prices, charges with their
   balance transaction, refunds, disputes with their balance transactions, invoices with lines;
 - error bodies `{"error": {"type", "message", "param", "code"}}` with their status codes.
@@ -188,7 +188,13 @@ class FakeStripe:
             if failure.kind == "server_error":
                 headers = {} if failure.should_retry is None else {"Stripe-Should-Retry": str(failure.should_retry)
                                                                    .lower()}  # fmt: skip
-                return self._send(handler, 500, _error("api_error", failure.message), headers=headers)
+                body = _error("api_error", failure.message)
+                if method == "POST" and key and not failure.should_retry:
+                    # It failed while executing: Stripe saves the 500 under the key and replays it for 24 hours.
+                    with self._lock:
+                        self.idempotency[key] = (f"{method} {path} {json.dumps(params, sort_keys=True)}", 500, body,
+                                                 self.clock())  # fmt: skip
+                return self._send(handler, 500, body, headers=headers)
             if failure.kind not in ("delay", "drop_after"):
                 status, code = {"invalid": (400, None), "auth": (401, None), "rate_limit": (429, "rate_limit")}[
                     failure.kind

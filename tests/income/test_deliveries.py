@@ -146,3 +146,33 @@ def test_raw_bodies_of_recorded_deliveries_are_pruned_after_the_retention_period
     assert bodies[old_done.pk] == PRUNED_BODY and json.loads(bodies[old_pending.pk])["type"]
     assert json.loads(bodies[recent_done.pk])["type"] == "payment_intent.succeeded"
     assert income_webhook_bodies_prune() == 0
+
+
+def test_an_invoice_paid_out_of_band_is_a_payment_even_with_a_payment_intent_from_a_failed_attempt():
+    event = stripe_event("payment_intent.succeeded", id="in_oob")
+    event.update(type="invoice.paid")
+    event["data"]["object"] = {"id": "in_oob", "object": "invoice", "amount_paid": 12000, "currency": "usd",
+                               "paid_out_of_band": True, "payment_intent": "pi_failed_card", "metadata": {},
+                               "lines": {"data": []}}  # fmt: skip
+    assert income_record_stripe_event(event=event) == "payment 120.00 usd (invoice paid out of band)"
+    row = IncomeEvent.objects.get()
+    assert row.stripe_object_id == "in_oob"
+    assert row.settlement_note == "none: paid out of band, no Stripe balance transaction"
+
+
+def test_invoices_in_2025_03_31_shapes_attribute_their_payment(two_models):
+    """From API 2025-03-31 on, the invoice names its PaymentIntent in `payments` and its subscription's metadata
+    under `parent`."""
+    income_record_stripe_event(event=stripe_event("payment_intent.succeeded", id="pi_basil", metadata={}))
+    event = stripe_event("payment_intent.succeeded", event_id="evt_basil_invoice")
+    event.update(type="invoice.paid")
+    event["data"]["object"] = {
+        "id": "in_basil", "object": "invoice", "amount_paid": 4900, "currency": "usd",
+        "payments": {"data": [{"payment": {"type": "payment_intent", "payment_intent": "pi_basil"}, "status": "paid"}]},
+        "parent": {"subscription_details": {"metadata": {"ai_model": "model-beta", "task_type": "self_improvement"}}},
+        "lines": {"data": [{"pricing": {"price_details": {"price": "price_unknown", "product": "prod_unknown"}}}]},
+    }  # fmt: skip
+    assert income_record_stripe_event(event=event) == "payment pi_basil attributed from invoice in_basil"
+    row = IncomeEvent.objects.get()
+    assert (row.ai_model_id, row.task_type.slug, row.attribution_source) == ("model-beta", "self_improvement",
+                                                                              "invoice_line")  # fmt: skip

@@ -85,4 +85,4 @@ def test_reconciliation_fills_in_fees_the_ledger_never_read(money, settings):
 def test_stripe_unreachable_is_a_failed_run_that_says_why(money, fake_stripe):
     fake_stripe.fail_next("GET", "/v1/balance_transactions", "server_error", "Stripe is having a bad day")
     run = income_reconcile_day(day=DAY)
-    assert (run.outcome, run.error) == (ReconciliationRun.Outcome.FAILED, "Stripe is having a bad day")
+    assert (run.outcome, run.error) == (ReconciliationRun.Outcome.FAILED, "APIError: Stripe is having a bad day")

@@ -275,3 +275,30 @@ class TestRecovery:
         offer.refresh_from_db()
         assert not pushed and offer.sync_state == State.FAILED
         assert offer.sync_error.startswith("Publishing was interrupted 1 times (its job is gone)")
+
+
+class TestKeys:
+    def test_deactivate_reactivate_deactivate_within_a_day_leaves_the_product_archived(self, fake_stripe, offer):
+        offer = publish(offer)
+        for active in (False, True, False):
+            offer.is_active = active
+            offer_save(offer=offer, changed_fields=["is_active"])
+            offer = publish(offer)
+        assert fake_stripe.of_type("product")[0]["active"] is False  # not a replay of the first deactivation
+
+    def test_a_500_stripe_saved_fails_and_a_new_publish_request_gets_through(
+        self, fake_stripe, offer, redis_test_db, django_capture_on_commit_callbacks
+    ):
+        fake_stripe.fail_next("POST", "/v1/prices", "server_error", "An unknown error occurred", should_retry=None)
+        job = publish_through_rq(offer, redis_test_db)  # no Stripe-Should-Retry: a retry would replay the 500
+        assert not job.number_of_retries and offer.sync_state == State.FAILED
+        with django_capture_on_commit_callbacks(execute=True):
+            offer_publish_request(offer=offer)  # a new request: new keys, not the saved 500
+        SimpleWorker([Queue("default", connection=redis_test_db)], connection=redis_test_db).work(burst=True)
+        offer.refresh_from_db()
+        assert offer.sync_state == State.PUBLISHED and len(fake_stripe.of_type("price")) == 1
+
+    def test_a_run_the_sweeper_replaced_stops_before_calling_stripe(self, fake_stripe, offer):
+        OfferTemplate.objects.filter(pk=offer.pk).update(sync_state=State.PUBLISHING, publish_job_id="offer-new")
+        assert offer_publish(offer_id=offer.pk, job_id="offer-old") == "superseded by job offer-new"
+        assert not fake_stripe.requests

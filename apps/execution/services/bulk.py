@@ -67,14 +67,8 @@ def _bulk_job_push(operation: BulkOperation) -> None:
 ACTION_SOURCES: dict[str, frozenset[str]] = {
     Action.ENQUEUE: frozenset({ExecutionTask.Status.PENDING}),
     Action.RETRY: frozenset({ExecutionTask.Status.FAILED}),
-    Action.CANCEL: frozenset(
-        {
-            ExecutionTask.Status.PENDING,
-            ExecutionTask.Status.NEEDS_REVIEW,
-            ExecutionTask.Status.QUEUED,
-            ExecutionTask.Status.RUNNING,
-        }
-    ),  # fmt: skip
+    Action.CANCEL: frozenset({ExecutionTask.Status.PENDING, ExecutionTask.Status.NEEDS_REVIEW,
+                              ExecutionTask.Status.QUEUED, ExecutionTask.Status.RUNNING}),  # fmt: skip
     Action.APPROVE: frozenset({ExecutionTask.Status.NEEDS_REVIEW}),
     Action.REJECT: frozenset({ExecutionTask.Status.NEEDS_REVIEW}),
 }

@@ -14,13 +14,8 @@ def task_status_counts_bar(context, cl):
     query = cl.get_query_string(remove=["status", "status__exact", "p"])
     return {
         "statuses": [
-            {
-                "value": status,
-                "label": label,
-                "count": counts[status],
-                "capped": counts[status] > STATUS_COUNT_CAP,
-                "link": f"{query}&status__exact={status}" if query != "?" else f"?status__exact={status}",
-            }
+            {"value": status, "label": label, "count": counts[status], "capped": counts[status] > STATUS_COUNT_CAP,
+             "link": f"{query}&status__exact={status}" if query != "?" else f"?status__exact={status}"}
             for status, label in ExecutionTask.Status.choices
         ],  # fmt: skip
         "cap": STATUS_COUNT_CAP,

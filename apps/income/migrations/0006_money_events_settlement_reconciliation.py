@@ -1,93 +1,11 @@
 """Issue 16: every money-moving Stripe event, fees and net from balance transactions, attribution source,
-stranded deliveries and reconciliation."""
+stranded deliveries and reconciliation. Cheap steps only (new columns have constant defaults, new tables are
+empty); what scans `income_events` is in 0007, built without blocking writes."""
 
 import django.db.models.deletion
 from decimal import Decimal
 from django.conf import settings
 from django.db import migrations, models
-
-# Copies of the SQL as it was when this migration was written (the migration never changes with the code):
-# the income_events trigger now also keeps net and the settlement-currency rollup.
-TRIGGERS_SQL = """
-CREATE OR REPLACE FUNCTION income_daily_add(e income_events, sign integer) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO income_daily AS r (day, currency, ai_model, task_type_id, amount, net, fee_unknown, events)
-    VALUES ((e.occurred_at AT TIME ZONE 'UTC')::date, e.currency, e.ai_model, e.task_type_id, sign * e.amount,
-            sign * (e.amount - COALESCE(e.fee / COALESCE(e.exchange_rate, 1), 0)),
-            sign * (e.kind <> 'manual' AND e.fee IS NULL AND e.settlement_note NOT LIKE 'none: %')::int, sign)
-    ON CONFLICT ON CONSTRAINT income_daily_key DO UPDATE SET
-        amount = r.amount + EXCLUDED.amount,
-        net = r.net + EXCLUDED.net,
-        fee_unknown = r.fee_unknown + EXCLUDED.fee_unknown,
-        events = r.events + EXCLUDED.events
-$$;
-
-CREATE OR REPLACE FUNCTION income_settlement_daily_add(e income_events, sign integer) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO income_settlement_daily AS r (day, settlement_currency, ai_model, task_type_id, gross, fee, net, events)
-    SELECT (e.occurred_at AT TIME ZONE 'UTC')::date, e.settlement_currency, e.ai_model, e.task_type_id,
-           sign * e.settlement_amount, sign * e.fee, sign * e.net, sign
-    WHERE e.settlement_currency <> ''
-    ON CONFLICT ON CONSTRAINT income_settlement_daily_key DO UPDATE SET
-        gross = r.gross + EXCLUDED.gross,
-        fee = r.fee + EXCLUDED.fee,
-        net = r.net + EXCLUDED.net,
-        events = r.events + EXCLUDED.events
-$$;
-
-CREATE OR REPLACE FUNCTION income_daily_sync() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM income_daily_add(OLD, -1);
-        PERFORM income_settlement_daily_add(OLD, -1);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM income_daily_add(NEW, 1);
-        PERFORM income_settlement_daily_add(NEW, 1);
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE TRIGGER income_daily_change
-    AFTER INSERT OR DELETE OR UPDATE OF amount, currency, occurred_at, ai_model, task_type_id, fee, net,
-        exchange_rate, settlement_amount, settlement_currency, settlement_note ON income_events
-    FOR EACH ROW EXECUTE FUNCTION income_daily_sync();
-"""
-
-PREVIOUS_TRIGGERS_SQL = """
-DROP FUNCTION income_settlement_daily_add(income_events, integer);
-CREATE OR REPLACE FUNCTION income_daily_add(e income_events, sign integer) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO income_daily AS r (day, currency, ai_model, task_type_id, amount, events)
-    VALUES ((e.occurred_at AT TIME ZONE 'UTC')::date, e.currency, e.ai_model, e.task_type_id, sign * e.amount, sign)
-    ON CONFLICT ON CONSTRAINT income_daily_key DO UPDATE SET
-        amount = r.amount + EXCLUDED.amount,
-        events = r.events + EXCLUDED.events
-$$;
-
-CREATE OR REPLACE FUNCTION income_daily_sync() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM income_daily_add(OLD, -1);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM income_daily_add(NEW, 1);
-    END IF;
-    RETURN NULL;
-END $$;
-
-CREATE OR REPLACE TRIGGER income_daily_change
-    AFTER INSERT OR DELETE OR UPDATE OF amount, currency, occurred_at, ai_model, task_type_id ON income_events
-    FOR EACH ROW EXECUTE FUNCTION income_daily_sync();
-"""
-
-# Rows booked before this migration have no fee: net is their amount, and each Stripe row's fee is unknown.
-BACKFILL_SQL = """
-UPDATE income_daily SET net = amount;
-UPDATE income_daily AS r SET fee_unknown = s.stripe_rows
-FROM (SELECT (occurred_at AT TIME ZONE 'UTC')::date AS day, currency, ai_model, task_type_id, count(*) AS stripe_rows
-      FROM income_events WHERE kind <> 'manual' GROUP BY 1, 2, 3, 4) AS s
-WHERE r.day = s.day AND r.currency = s.currency AND r.ai_model IS NOT DISTINCT FROM s.ai_model
-  AND r.task_type_id IS NOT DISTINCT FROM s.task_type_id;
-"""
-
 
 class Migration(migrations.Migration):
 
@@ -95,7 +13,7 @@ class Migration(migrations.Migration):
         ('djstripe', '0003_2_11'),
         ('execution', '0008_list_indexes'),
         ('income', '0005_list_indexes'),
-        ('offers', '0003_publish_recovery'),
+        ('offers', '0002_roles'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -304,7 +222,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='historicalincomeevent',
             name='stripe_event_id',
-            field=models.CharField(blank=True, db_index=True, help_text='The delivery that made this row (a dispute event can make two: withdrawal and reinstatement).', max_length=255, null=True, verbose_name='Stripe event'),
+            field=models.CharField(blank=True, help_text='The delivery that made this row (a dispute event can make two: withdrawal and reinstatement).', max_length=255, null=True, verbose_name='Stripe event'),
         ),
         migrations.AlterField(
             model_name='historicalincomeevent',
@@ -319,32 +237,12 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='incomeevent',
             name='stripe_event_id',
-            field=models.CharField(blank=True, db_index=True, help_text='The delivery that made this row (a dispute event can make two: withdrawal and reinstatement).', max_length=255, null=True, verbose_name='Stripe event'),
+            field=models.CharField(blank=True, help_text='The delivery that made this row (a dispute event can make two: withdrawal and reinstatement).', max_length=255, null=True, verbose_name='Stripe event'),
         ),
         migrations.AlterField(
             model_name='incomeevent',
             name='stripe_object_id',
             field=models.CharField(blank=True, help_text='The PaymentIntent of a payment (the invoice if paid out of band), the Charge of a refund, the Dispute of a dispute movement.', max_length=255, verbose_name='Stripe object'),
-        ),
-        migrations.AddConstraint(
-            model_name='incomeevent',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['payment', 'refund', 'refund_failure', 'dispute', 'manual'])), name='income_kind_valid_v2'),
-        ),
-        migrations.AddConstraint(
-            model_name='incomeevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'refund_failure'), _negated=True), models.Q(('amount__gt', 0), ('stripe_event_id__isnull', False)), _connector='OR'), name='income_refund_failure_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='incomeevent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'dispute'), _negated=True), models.Q(models.Q(('amount', 0), _negated=True), ('stripe_event_id__isnull', False)), _connector='OR'), name='income_dispute_from_stripe'),
-        ),
-        migrations.AddConstraint(
-            model_name='incomeevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind__in', ['refund', 'refund_failure'])), fields=('stripe_event_id',), name='income_one_refund_row_per_event'),
-        ),
-        migrations.AddConstraint(
-            model_name='incomeevent',
-            constraint=models.UniqueConstraint(condition=models.Q(('balance_transaction_id', ''), _negated=True), fields=('balance_transaction_id',), name='income_one_row_per_balance_transaction'),
         ),
         migrations.AddField(
             model_name='incomesettlementdailyrollup',
@@ -386,6 +284,4 @@ class Migration(migrations.Migration):
             model_name='strandedwebhook',
             index=models.Index(condition=models.Q(('recorded_at', None)), fields=['next_attempt_at'], name='income_stranded_due_idx'),
         ),
-        migrations.RunSQL(BACKFILL_SQL, migrations.RunSQL.noop),
-        migrations.RunSQL(TRIGGERS_SQL, PREVIOUS_TRIGGERS_SQL),
     ]

@@ -1,4 +1,4 @@
-"""Issue 16: what the sweeper needs to restart a publish whose job was lost."""
+"""Issue 16: what the sweeper needs to restart a publish whose job was lost, and what names a publish request."""
 
 from django.db import migrations, models
 
@@ -22,6 +22,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='historicaloffertemplate',
+            name='publish_request',
+            field=models.CharField(blank=True, help_text='Names one publish request in its Stripe idempotency keys.', max_length=32),
+        ),
+        migrations.AddField(
+            model_name='historicaloffertemplate',
             name='publish_started_at',
             field=models.DateTimeField(blank=True, help_text='When that job last began running.', null=True),
         ),
@@ -34,6 +39,11 @@ class Migration(migrations.Migration):
             model_name='offertemplate',
             name='publish_recoveries',
             field=models.PositiveSmallIntegerField(default=0, help_text='Restarts by the sweeper so far.'),
+        ),
+        migrations.AddField(
+            model_name='offertemplate',
+            name='publish_request',
+            field=models.CharField(blank=True, help_text='Names one publish request in its Stripe idempotency keys.', max_length=32),
         ),
         migrations.AddField(
             model_name='offertemplate',

@@ -35,6 +35,6 @@ def grants_revoke(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("income", "0006_money_events_settlement_reconciliation")]
+    dependencies = [("income", "0007_money_constraints_and_triggers")]
 
     operations = [migrations.RunPython(grants_apply, grants_revoke)]
