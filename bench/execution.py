@@ -118,9 +118,12 @@ def console_seconds(count: int, worker_class: str, ai_model, task_type) -> float
 def throughput_table(queue, count: int, rounds: int) -> None:
     """Each figure is the median of `rounds` measurements, (a) and (b) alternating so that both meet the same
     moments of a shared machine."""
+    from django.utils import timezone
+
     from apps.execution.models import AIModel, TaskType
 
-    task_type = TaskType.objects.create(slug="bench_echo", executor=TaskType.Executor.ECHO)
+    task_type = TaskType.objects.create(slug="bench_echo", executor=TaskType.Executor.ECHO,
+                                        risk_rated_at=timezone.now())  # rated: no review
     print(f"Part 1: {count} jobs or tasks per measurement, one burst worker process each (start-up included), "
           f"median of {rounds} alternating rounds")  # fmt: skip
     print(f"{'kind':8} {'(a) bare RQ':>34} {'(b) console':>42} {'b/a':>6}  target")
@@ -192,7 +195,8 @@ def pool_table(queue, sizes: list[int], model_seconds: float) -> None:
     from tests.fakes.chat_completions import ChatCompletionsServer, Reply
 
     server = ChatCompletionsServer(replies=[Reply(delay_seconds=model_seconds)]).start()
-    task_type = TaskType.objects.create(slug="bench_model", executor=TaskType.Executor.OPENAI_COMPATIBLE)
+    task_type = TaskType.objects.create(slug="bench_model", executor=TaskType.Executor.OPENAI_COMPATIBLE,
+                                        risk_rated_at=timezone.now())
     print(f"\nPart 2: model calls of {model_seconds:g} s, `rqworker-pool --num-workers N` (8 tasks per process)")
     header = f"{'N':>3} {'tasks/s':>8} {'ideal':>6} {'of ideal':>8} {'worker RSS':>11} {'worker USS':>11}"
     print(f"{header} {'horse USS':>10}")

@@ -6,6 +6,7 @@ from rq import cron
 from apps.execution.jobs import sweep_executions
 from apps.income.jobs import prune_webhook_bodies, reconcile_yesterday, retry_stranded_webhooks
 from apps.offers.jobs import sweep_publishing
+from apps.safety.jobs import run_due_audits
 
 cron.register(
     sweep_executions, "default", interval=settings.EXECUTION_SWEEP_INTERVAL_SECONDS, name="execution-sweep",
@@ -21,3 +22,5 @@ cron.register(prune_webhook_bodies, "default", cron="15 4 * * *", name="income-p
               result_ttl=86400)  # fmt: skip
 cron.register(sweep_publishing, "default", interval=settings.OFFERS_SWEEP_INTERVAL_SECONDS, name="offers-sweep",
               job_timeout=120, result_ttl=600)  # fmt: skip
+cron.register(run_due_audits, "default", interval=60, name="safety-audits", job_timeout=120,
+              result_ttl=600)  # each scheduled audit's own cron expression is checked every minute  # fmt: skip

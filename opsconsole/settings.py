@@ -43,10 +43,12 @@ INSTALLED_APPS = [
     "axes",
     # Our apps before django_rq: apps.execution's `rqworker` wraps django-rq's (schema guard, Redis outages).
     "apps.core",
+    "apps.auditlog",
     "apps.execution",
     "apps.proposals",
     "apps.offers",
     "apps.income",
+    "apps.safety",
     "apps.demo",
     "djstripe",
     "django_rq",
@@ -229,6 +231,15 @@ SIMPLE_HISTORY_REVERT_DISABLED = True  # no Revert button; apps.core.admin_site.
 PROPOSALS_HIGHLIGHT_SEVERITY = env.int("PROPOSALS_HIGHLIGHT_SEVERITY", default=8)
 PROPOSALS_REPORT_MAX_BYTES = env.int("PROPOSALS_REPORT_MAX_BYTES", default=1_048_576)  # API, command and upload
 
+# Safety (apps/safety): risk levels from the score (0-100), and the score at which a new task waits for a reviewer.
+RISK_LEVEL_MEDIUM = env.int("RISK_LEVEL_MEDIUM", default=25)
+RISK_LEVEL_HIGH = env.int("RISK_LEVEL_HIGH", default=50)
+RISK_LEVEL_CRITICAL = env.int("RISK_LEVEL_CRITICAL", default=75)
+RISK_REVIEW_THRESHOLD = env.int("RISK_REVIEW_THRESHOLD", default=50)
+RISK_MODEL_STATS_TTL_SECONDS = env.int("RISK_MODEL_STATS_TTL_SECONDS", default=60)  # a model's failure rate, cached
+REVIEW_QUEUE_OLD_AFTER_HOURS = env.int("REVIEW_QUEUE_OLD_AFTER_HOURS", default=24)  # highlighted when waiting longer
+SAFETY_RESCORE_CHUNK = env.int("SAFETY_RESCORE_CHUNK", default=500)  # tasks per step of a re-scoring
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -302,6 +313,8 @@ LOGGING = {
 # (still reachable by URL for those allowed); apps not named come after, Administration last.
 ADMIN_NAVIGATION = {
     "execution": ["ExecutionTask", "ExecutionEvent", "BulkOperation", "ExecutionControl", "AIModel", "TaskType"],
+    "safety": ["ReviewQueueTask", "Concern", "SafetyAudit", "AuditRun", "RiskRule", "RiskRescore"],
+    "auditlog": ["AuditLog"],
     "proposals": ["Proposal"],
     "offers": ["OfferTemplate"],
     "income": ["IncomeEvent", "ReconciliationRun", "StrandedWebhook"],
@@ -323,6 +336,8 @@ ADMIN_NAVIGATION = {
     "authtoken": None,
     "auth": None,
 }
+# A count next to a model in the navigation: "app_label.ModelName" -> a function of the request ("" = no badge).
+ADMIN_BADGES = {"safety.ReviewQueueTask": "apps.safety.selectors.review_queue_badge"}
 ADMIN_APP_NAMES = {"djstripe": "Stripe", "auth": "Administration"}
 
 UNFOLD = {

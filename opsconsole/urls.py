@@ -17,6 +17,7 @@ from apps.execution.admin import OPERATE_PERMISSION
 from apps.execution.api import AIModelViewSet, TaskViewSet
 from apps.income.webhooks import stripe_webhook
 from apps.proposals.api import ProposalViewSet
+from apps.safety.api import ConcernViewSet
 
 
 def operators_only(view):
@@ -56,6 +57,7 @@ api = DefaultRouter()
 api.register("tasks", TaskViewSet, basename="task")
 api.register("ai-models", AIModelViewSet, basename="ai-model")
 api.register("proposals", ProposalViewSet, basename="proposal")
+api.register("concerns", ConcernViewSet, basename="concern")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

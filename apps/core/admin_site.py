@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.admin.apps import AdminConfig
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils.module_loading import import_string
 from simple_history.admin import SimpleHistoryAdmin
 from unfold.sites import UnfoldAdminSite
 
@@ -21,6 +22,10 @@ class OpsAdminSite(UnfoldAdminSite):
             if wanted:
                 models = {model["object_name"]: model for model in app["models"]}
                 app["models"] = [models[name] for name in wanted if name in models]
+            for model in app["models"]:
+                badge = settings.ADMIN_BADGES.get(f"{app['app_label']}.{model['object_name']}")
+                if badge:
+                    model["badge"] = import_string(badge)(request)
             app["name"] = settings.ADMIN_APP_NAMES.get(app["app_label"], app["name"])
         app_list = [app for app in app_list if app["models"]]
         return sorted(app_list, key=lambda app: (labels.index(app["app_label"]) if app["app_label"] in labels

@@ -12,9 +12,10 @@ REVIEWERS = "Reviewers"
 
 ROLE_PURPOSES = {
     OPERATORS: "run and watch executions: create, enqueue, retry, cancel, reprioritise, pause; add AI models "
-    "(endpoints: superusers); upload reports; record manual income",
-    OFFER_BUILDERS: "design offers and publish them to Stripe; record manual income",
-    REVIEWERS: "approve or reject tasks that need review, decide on reports, approve AI model endpoints; read history",
+    "(endpoints: superusers); upload reports; record manual income; report concerns",
+    OFFER_BUILDERS: "design offers and publish them to Stripe; record manual income; report concerns",
+    REVIEWERS: "work the review queue (tasks and concerns), rate task types, edit risk rules and scheduled audits, "
+    "acknowledge failed audits, decide on reports, approve AI model endpoints; read history and the audit log",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -30,6 +31,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "income.view_reconciliationrun", "income.view_reconciliationdifference", "income.add_reconciliationrun",
         "income.view_strandedwebhook", "income.change_strandedwebhook",
         "djstripe.view_product", "djstripe.view_price", "djstripe.view_webhookeventtrigger",
+        "safety.add_concern", "safety.view_concern", "safety.view_riskrule", "safety.view_riskrescore",
+        "safety.view_safetyaudit", "safety.view_auditrun",
     }),
     OFFER_BUILDERS: frozenset({
         "offers.add_offertemplate", "offers.change_offertemplate", "offers.view_offertemplate",
@@ -38,6 +41,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "income.add_incomeevent", "income.view_incomeevent", "income.view_historicalincomeevent",
         "income.view_reconciliationrun", "income.view_reconciliationdifference", "income.add_reconciliationrun",
         "djstripe.view_product", "djstripe.view_price",
+        "safety.add_concern", "safety.view_concern",
     }),
     REVIEWERS: frozenset({
         "execution.review_executiontask", "execution.view_executiontask", "execution.view_executionevent",
@@ -48,6 +52,11 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "offers.view_offertemplate", "offers.view_historicaloffertemplate",
         "income.view_incomeevent", "income.view_historicalincomeevent",
         "income.view_reconciliationrun", "income.view_reconciliationdifference",
+        "safety.add_concern", "safety.view_concern", "safety.change_concern", "safety.view_historicalconcern",
+        "safety.view_riskrule", "safety.change_riskrule", "safety.view_historicalriskrule", "safety.view_riskrescore",
+        "safety.add_riskrescore", "safety.view_safetyaudit", "safety.add_safetyaudit", "safety.change_safetyaudit",
+        "safety.view_historicalsafetyaudit", "safety.view_auditrun", "safety.change_auditrun",
+        "auditlog.view_auditlog",
     }),
 }  # fmt: skip
 

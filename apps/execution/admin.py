@@ -6,7 +6,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
@@ -54,6 +54,7 @@ DETAIL_ACTION_STATES = {  # task page button -> the statuses it is offered in
     "set_priority": ACTION_SOURCES[Action.CANCEL],  # while it has not finished
 }
 
+RISK_COLOURS = {"low": "success", "medium": "info", "high": "warning", "critical": "danger"}
 STATUS_COLOURS = {  # keyed by the label shown, which is what unfold's badge receives
     ExecutionTask.Status.PENDING.label: "info",
     ExecutionTask.Status.NEEDS_REVIEW.label: "warning",
@@ -177,9 +178,30 @@ class AIModelAdmin(HistoryAdmin, ModelAdmin):
 
 @admin.register(TaskType)
 class TaskTypeAdmin(HistoryAdmin, ModelAdmin):
-    list_display = ("slug", "executor", "risk_level", "requires_review", "timeout_seconds", "max_attempts")
-    list_filter = ("risk_level", "requires_review", "executor")
+    list_display = ("slug", "executor", "rating", "requires_review", "audit_trail", "timeout_seconds", "max_attempts")
+    list_filter = ("risk_level", "requires_review", "executor", "audit_trail")
     search_fields = ("slug", "description")
+    readonly_fields = ("risk_level", "risk_rated_at", "risk_rated_by")
+    actions_detail = ("rate_risk", "report_concern")
+
+    @display(description="risk rating", label={"unrated": "danger", "high": "warning", "medium": "info",
+                                                "low": "success"})  # fmt: skip
+    def rating(self, task_type):
+        return task_type.risk_level if task_type.is_rated else "unrated"
+
+    def has_review_permission(self, request, obj=None):
+        return request.user.has_perm(REVIEW_PERMISSION)
+
+    def has_concern_permission(self, request, obj=None):
+        return request.user.has_perm("safety.add_concern")
+
+    @action(description="Rate risk", icon="shield", url_path="rate", permissions=["review"])
+    def rate_risk(self, request, object_id):
+        return HttpResponseRedirect(reverse("admin:safety_task_type_rate", args=[object_id]))  # the safety app's page
+
+    @action(description="Report a concern", icon="flag", url_path="concern", permissions=["concern"])
+    def report_concern(self, request, object_id):
+        return HttpResponseRedirect(f"{reverse('admin:safety_concern_add')}?task_type={int(object_id)}")
 
 
 class EventColumns:
@@ -242,6 +264,7 @@ class ExecutionTaskAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     inlines = (ExecutionEventInline,)
     fieldsets = (
         (None, {"fields": ("task_type", "ai_model", "status", "priority", "created_by_name", "cancel_requested")}),
+        ("Risk and review", {"fields": ("risk_label", "risk_breakdown_display", "money_at_stake", "review_assignee")}),
         ("Input and output", {"fields": ("payload", "result", "error_display")}),
         ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "duration", "attempts")}),
         ("Usage and cost", {"fields": ("input_tokens", "output_tokens", "cost_display", "rq_job_id")}),
@@ -249,7 +272,28 @@ class ExecutionTaskAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     add_fieldsets = ((None, {"fields": ("task_type", "ai_model", "priority", "payload")}),)
     actions = ("enqueue_selected", "retry_failed", "cancel_selected", "approve_selected", "reject_selected")
     actions_list = ("queue_statistics",)  # the switch and bulk operations are in the sidebar
-    actions_detail = ("enqueue_task", "retry_task", "cancel_task", "approve_task", "reject_task", "set_priority")
+    actions_detail = ("enqueue_task", "retry_task", "cancel_task", "approve_task", "reject_task", "set_priority",
+                      "report_concern")  # fmt: skip
+
+    @display(description="risk", label=RISK_COLOURS)
+    def risk_label(self, task):
+        return task.risk_level, f"{task.risk_level} ({task.risk_score} / 100)"
+
+    @display(description="why")
+    def risk_breakdown_display(self, task):
+        lines = task.risk_breakdown or []
+        if not lines:
+            return "no rule added points"
+        return format_html('<ul id="risk-breakdown">{}</ul>', format_html_join(
+            "", '<li><span class="font-semibold">+{}</span> {}</li>', ((line["points"], line["why"]) for line in lines)
+        ))  # fmt: skip
+
+    def has_concern_permission(self, request, obj=None):
+        return request.user.has_perm("safety.add_concern")
+
+    @action(description="Report a concern", icon="flag", url_path="concern", permissions=["concern"])
+    def report_concern(self, request, object_id):
+        return HttpResponseRedirect(f"{reverse('admin:safety_concern_add')}?task={int(object_id)}")
 
     @display(description="status", ordering="status", label=STATUS_COLOURS)
     def status_label(self, task):

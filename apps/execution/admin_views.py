@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from redis import RedisError
 
 from .models import ExecutionEvent, ExecutionTask
-from .services import LIVE_STATUSES, STATUS_COUNT_CAP, execution_holds, task_status_counts
+from .services import LIVE_STATUSES, STATUS_COUNT_CAP, execution_holds, scoped_holds, task_status_counts
 from .services.queues import failed_job_delete, failed_job_requeue, queues_overview
 
 LIVE_IDS_MAX = 200  # a page of the task list holds 50
@@ -24,6 +24,17 @@ def holds_shown_to(user) -> list[dict]:
         {"reason": hold.reason, "link": bool(hold.admin_url_name) and user.has_perm(hold.view_permission),
          "url_name": hold.admin_url_name, "object_id": hold.object_id}
         for hold in execution_holds()
+    ]  # fmt: skip
+
+
+def scoped_holds_shown_to(user) -> list[dict]:
+    """What stops one task type's or model's tasks from starting (a critical concern), linked where allowed."""
+    return [
+        {"reason": hold.reason,
+         "scope": f"task type {hold.task_type}" if hold.task_type_id else f"AI model {hold.ai_model_id}",
+         "link": bool(hold.admin_url_name) and user.has_perm(hold.view_permission), "url_name": hold.admin_url_name,
+         "object_id": hold.object_id}
+        for hold in scoped_holds()
     ]  # fmt: skip
 
 

@@ -128,8 +128,18 @@ class TaskType(models.Model):
         default=600, validators=[MinValueValidator(1), MaxValueValidator(24 * 3600)]
     )
     max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1), MaxValueValidator(20)])
-    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.LOW)
+    risk_level = models.CharField("risk rating", max_length=8, choices=RiskLevel.choices, default=RiskLevel.LOW)
+    risk_rated_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Empty: nobody has rated this type yet; its tasks score high."
+    )
+    risk_rated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
     requires_review = models.BooleanField(default=False, help_text="Tasks wait for a reviewer before they run.")
+    audit_trail = models.BooleanField(
+        default=False, db_default=False,
+        help_text="Every status change of its tasks is written to the audit log, with a hash of the payload.",
+    )
 
     history = HistoricalRecords()
 
@@ -146,6 +156,10 @@ class TaskType(models.Model):
     @property
     def needs_review(self) -> bool:
         return self.requires_review or self.risk_level == self.RiskLevel.HIGH
+
+    @property
+    def is_rated(self) -> bool:
+        return self.risk_rated_at is not None
 
 
 class TaskStatus(models.TextChoices):
@@ -167,6 +181,15 @@ def error_summary(error: str, *, limit: int = 200) -> str:
     summary = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
     summary = summary.strip()
     return summary if len(summary) <= limit else summary[: limit - 1] + "…"
+
+
+class RiskLevel(models.TextChoices):
+    """A task's risk level, from its score (apps.safety's rules)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
 
 
 class ExecutionTask(models.Model):
@@ -215,6 +238,19 @@ class ExecutionTask(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    risk_score = models.PositiveSmallIntegerField(default=0, db_default=0, help_text="0-100, from the risk rules.")
+    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.LOW, db_default="low")
+    risk_breakdown = models.JSONField(
+        null=True, blank=True, help_text="Each rule that added points: [{rule, points, why}]."
+    )
+    money_at_stake = models.DecimalField(
+        max_digits=14, decimal_places=2, default=0, db_default=0,
+        help_text="Price of the offers that sell this work plus the task's income, in the reporting currency.",
+    )
+    review_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_index=False, help_text="The reviewer who claimed this task.",  # the queue filters the few waiting tasks
+    )
 
     history = HistoricalRecords()
 
@@ -235,6 +271,9 @@ class ExecutionTask(models.Model):
             # The list's counts by status within a filter by type or model (each count stops at 10,001 rows).
             models.Index(fields=["task_type", "status"], name="exec_task_type_status_idx"),
             models.Index(fields=["ai_model", "status"], name="exec_task_ai_model_status_idx"),
+            # The review queue: the few tasks awaiting review, whatever the table's size.
+            models.Index(fields=["created_at"], name="exec_task_review_queue_idx",
+                         condition=models.Q(status="needs_review")),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=TaskStatus.values), name="exec_task_status_valid"),
@@ -242,6 +281,7 @@ class ExecutionTask(models.Model):
                 condition=models.Q(priority__gte=PRIORITY_RANGE[0], priority__lte=PRIORITY_RANGE[1]),
                 name="exec_task_priority_range",
             ),
+            models.CheckConstraint(condition=models.Q(risk_score__lte=100), name="exec_task_risk_score_range"),
             models.CheckConstraint(
                 condition=Exact(
                     models.Func("payload", function="jsonb_typeof", output_field=models.TextField()),
@@ -273,6 +313,7 @@ class ExecutionEvent(models.Model):
         APPROVED = "approved"
         REJECTED = "rejected"
         ENQUEUE_FAILED = "enqueue_failed", "enqueue failed"
+        SENT_TO_REVIEW = "sent_to_review", "sent to review"
 
     task = models.ForeignKey(ExecutionTask, on_delete=models.CASCADE, related_name="events", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -386,3 +427,33 @@ class BulkOperation(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+
+class ScopedHold(models.Model):
+    """Stops tasks of one task type or one AI model from starting (a worker's claim skips them) while the rest
+    run: e.g. a critical concern on that type or model until a reviewer resolves it. The global switch is
+    `ExecutionControl`; both show in the banner."""
+
+    source = models.CharField(max_length=64, unique=True, help_text='Who holds it, e.g. "concern:12".')
+    task_type = models.ForeignKey(TaskType, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    ai_model = models.ForeignKey(
+        AIModel, to_field="name", db_column="ai_model", on_delete=models.CASCADE, null=True, blank=True,
+        related_name="+", verbose_name="AI model",
+    )
+    reason = models.TextField()
+    admin_url_name = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    view_permission = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "execution_scoped_holds"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(task_type__isnull=False) | models.Q(ai_model__isnull=False),
+                name="scoped_hold_has_scope",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.reason

@@ -18,6 +18,7 @@ from django.utils import timezone
 from djstripe.models import WebhookEventTrigger
 from rq import Retry
 
+from apps.auditlog.services import audit_record
 from apps.core.money import currency_decimals
 from apps.offers.services import stripe_setup_problem
 
@@ -97,6 +98,10 @@ def income_record_manual(
     )  # fmt: skip
     manual_entry_validate(row)
     row.save()
+    audit_record(action="income.manual", actor=actor, target=row,
+                 summary=f"{row.amount} {row.currency.upper()}: {row.reason}",
+                 details={"amount": row.amount, "currency": row.currency, "task": row.task_id, "offer": row.offer_id,
+                          "ai_model": row.ai_model_id, "task_type": row.task_type_id})  # fmt: skip
     return row
 
 

@@ -86,7 +86,7 @@ class OfferTemplateAdmin(HistoryAdmin, ModelAdmin):
         return request.user.has_perm(PUBLISH_PERMISSION)
 
     def save_model(self, request, obj, form, change):
-        offer_save(offer=obj, changed_fields=form.changed_data if change else [])
+        offer_save(offer=obj, changed_fields=form.changed_data if change else [], actor=request.user)
 
     @admin.action(description="Publish selected offers to Stripe", permissions=["publish"])
     def publish_selected(self, request, queryset):
@@ -109,7 +109,7 @@ class OfferTemplateAdmin(HistoryAdmin, ModelAdmin):
 
     def _publish(self, request, offer):
         try:
-            offer_publish_request(offer=offer)
+            offer_publish_request(offer=offer, actor=request.user)
         except ValidationError as refusal:
             self.message_user(request, f"{offer}: {' '.join(refusal.messages)}", messages.ERROR)
         else:

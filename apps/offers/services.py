@@ -32,6 +32,7 @@ from djstripe.exceptions import InvalidStripeAPIKey
 from djstripe.settings import djstripe_settings
 from redis import RedisError
 
+from apps.auditlog.services import audit_record
 from apps.core.money import amount_to_minor_units
 
 from .models import STRIPE_FIELDS, OfferTemplate
@@ -81,19 +82,30 @@ def stripe_setup_problem() -> str | None:
     )
 
 
-def offer_save(*, offer: OfferTemplate, changed_fields: list[str]) -> OfferTemplate:
-    """Save an offer; when something Stripe shows changed, it gets a new version to publish."""
+@transaction.atomic
+def offer_save(*, offer: OfferTemplate, changed_fields: list[str], actor=None) -> OfferTemplate:
+    """Save an offer; when something Stripe shows changed, it gets a new version to publish. A new price or
+    currency is a reprice: it goes in the audit log."""
     stripe_visible = {field.removesuffix("_id") for field in STRIPE_FIELDS}
     if offer.pk and stripe_visible & set(changed_fields):
         offer.version += 1
         if offer.sync_state == State.PUBLISHED:
             offer.sync_state = State.DRAFT  # published, but not this version
     offer.full_clean()
+    before = OfferTemplate.objects.filter(pk=offer.pk).values("price", "currency").first() if offer.pk else None
     offer.save()
+    if before and (before["price"] != offer.price or before["currency"] != offer.currency):
+        audit_record(
+            action="offer.repriced", actor=actor, target=offer,
+            summary=f"{before['price']} {before['currency'].upper()} -> {offer.price} {offer.currency.upper()} "
+            f"(version {offer.version})",
+            details={"from": before, "to": {"price": offer.price, "currency": offer.currency},
+                     "version": offer.version},
+        )  # fmt: skip
     return offer
 
 
-def offer_publish_request(*, offer: OfferTemplate) -> OfferTemplate:
+def offer_publish_request(*, offer: OfferTemplate, actor=None) -> OfferTemplate:
     """Mark the offer `publishing` and hand the Stripe calls to a job (the page never waits on Stripe)."""
     problem = stripe_setup_problem()
     if problem:
@@ -108,6 +120,10 @@ def offer_publish_request(*, offer: OfferTemplate) -> OfferTemplate:
         offer._change_reason = "publish requested"
         offer.save(update_fields=["sync_state", "sync_error", "publish_recoveries", "publish_job_id",
                                   "publish_started_at", "publish_request", "updated_at"])  # fmt: skip
+        audit_record(action="offer.publish_requested", actor=actor, target=offer,
+                     summary=f"version {offer.version} at {offer.price} {offer.currency.upper()}",
+                     details={"version": offer.version, "price": offer.price, "currency": offer.currency,
+                              "publish_request": offer.publish_request})  # fmt: skip
         transaction.on_commit(lambda: _publish_job_push(offer.pk, offer.publish_job_id))
     return offer
 
@@ -216,6 +232,10 @@ def offer_publish(*, offer_id: int, attempt: int = 1, job_id: str | None = None)
         locked.sync_state = State.PUBLISHED if locked.version == offer.version else State.DRAFT
         locked._change_reason = f"published version {offer.version} to Stripe"
         locked.save()
+        audit_record(action="offer.published", target=locked, actor_label="publish job",
+                     summary=f"version {offer.version} at {offer.price} {offer.currency.upper()} is live on Stripe",
+                     details={"version": offer.version, "price": offer.price, "currency": offer.currency,
+                              "stripe_product": locked.stripe_product_id, "stripe_price": locked.stripe_price_id})
     return f"published version {offer.version}"
 
 

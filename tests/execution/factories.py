@@ -33,3 +33,4 @@ class TaskTypeFactory(factory.django.DjangoModelFactory):
 
     slug = factory.Sequence(lambda n: f"task-type-{n}")
     executor = TaskType.Executor.ECHO
+    risk_rated_at = factory.LazyFunction(timezone.now)  # as if a reviewer had rated it (unrated types go to review)

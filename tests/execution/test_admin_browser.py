@@ -1,6 +1,7 @@
 """What an operator sees: the task list and add form rendered in headless Chromium, with screenshots."""
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.execution.services import task_create
@@ -67,7 +68,7 @@ def test_operator_sees_the_task_list_and_add_form(live_server, operator, tasks, 
 def failed_tasks(ai_model):
     from apps.execution.models import ExecutionTask, TaskType
 
-    echo_type = TaskType.objects.create(slug="echo_work", executor="echo")
+    echo_type = TaskType.objects.create(slug="echo_work", executor="echo", risk_rated_at=timezone.now())
     failed = ExecutionTask.objects.bulk_create(
         ExecutionTask(
             task_type=echo_type, ai_model=ai_model, status="failed", attempts=1, payload={"n": n},

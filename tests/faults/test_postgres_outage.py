@@ -22,7 +22,8 @@ from django.utils import timezone
 from apps.execution.models import AIModel, TaskType
 AIModel.objects.create(name="outage-model", provider="openai_compatible", base_url={base_url!r},
                        endpoint_approved_at=timezone.now())
-TaskType.objects.create(slug="outage_work", executor="openai_compatible", timeout_seconds={timeout})
+TaskType.objects.create(slug="outage_work", executor="openai_compatible", timeout_seconds={timeout},
+                        risk_rated_at=timezone.now())
 """
 CREATE = """
 from apps.execution.services import tasks_create_many

@@ -13,10 +13,11 @@ SWEEP_SECONDS, GRACE_SECONDS, TIMEOUT_SECONDS = 2, 3, 6
 RECOVERY_DEADLINE = TIMEOUT_SECONDS + GRACE_SECONDS + SWEEP_SECONDS  # the job's deadline, then one sweep
 
 SETUP = """
+from django.utils import timezone
 from apps.execution.models import AIModel, TaskType
 from apps.offers.models import OfferTemplate
 AIModel.objects.create(name="fault-model", provider="echo")
-task_type = TaskType.objects.create(slug="fault_work", executor="echo")
+task_type = TaskType.objects.create(slug="fault_work", executor="echo", risk_rated_at=timezone.now())
 OfferTemplate.objects.create(name="AI-Powered Code Review", slug="code-review", description="One PR, reviewed.",
                              task_type=task_type, ai_model_id="fault-model", price="49.00", currency="usd")
 """

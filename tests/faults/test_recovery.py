@@ -19,7 +19,8 @@ from django.utils import timezone
 from apps.execution.models import AIModel, TaskType
 AIModel.objects.create(name="fault-model", provider={provider!r}, base_url={base_url!r},
                        api_key_env="TEST_QWEN_API_KEY", endpoint_approved_at=timezone.now())
-TaskType.objects.create(slug="fault_work", executor={executor!r}, timeout_seconds={timeout})
+TaskType.objects.create(slug="fault_work", executor={executor!r}, timeout_seconds={timeout},
+                        risk_rated_at=timezone.now())
 """
 CREATE = """
 import time

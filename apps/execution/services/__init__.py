@@ -16,11 +16,15 @@ from .control import (
     execution_pause,
     execution_release,
     execution_resume,
+    scoped_hold_lift,
+    scoped_hold_place,
+    scoped_holds,
 )
 from .creation import task_create, tasks_create_many
 from .priority import task_priority_set
 from .queueing import jobs_push, task_enqueue, tasks_queue
-from .review import task_approve, task_reject
+from .review import BULK_APPROVABLE_LEVELS, task_approve, task_reject, task_review_assign
+from .risk import RiskAssessment, risk_level_of, task_risk_scorer_register, tasks_risk_assess
 from .running import task_cost, task_execute
 from .selectors import LIVE_STATUSES, STATUS_COUNT_CAP, execution_paused, task_status_counts
 from .sweep import tasks_recover_lost, tasks_sweep
@@ -58,6 +62,15 @@ __all__ = [
     "task_execute",
     "task_priority_set",
     "task_reject",
+    "task_review_assign",
+    "BULK_APPROVABLE_LEVELS",
+    "RiskAssessment",
+    "risk_level_of",
+    "task_risk_scorer_register",
+    "tasks_risk_assess",
+    "scoped_hold_lift",
+    "scoped_hold_place",
+    "scoped_holds",
     "task_transition",
     "task_validate",
     "tasks_apply",

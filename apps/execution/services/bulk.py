@@ -74,16 +74,19 @@ ACTION_SOURCES: dict[str, frozenset[str]] = {
 }
 
 
-def tasks_apply(*, action: str, task_ids: list[int], actor, comment: str = "") -> tuple[int, list[str]]:
+def tasks_apply(
+    *, action: str, task_ids: list[int], actor, comment: str = "", bulk: bool | None = None
+) -> tuple[int, list[str]]:
     """Apply one admin action to tasks through the one-task services; returns how many tasks it changed and
     why others were refused. Tasks no longer in a state the action applies to are left alone."""
     if action in (Action.ENQUEUE, Action.RETRY):
         from_status = ExecutionTask.Status.PENDING if action == Action.ENQUEUE else ExecutionTask.Status.FAILED
         return tasks_queue(task_ids=task_ids, from_status=from_status, actor=actor, message=comment), []
+    bulk = len(task_ids) > 1 if bulk is None else bulk  # bulk approval passes only low and medium risk
     one_task: dict[str, Callable[[ExecutionTask], object]] = {
         Action.CANCEL: lambda task: task_cancel(task=task, actor=actor),
-        Action.APPROVE: lambda task: task_approve(task=task, reviewer=actor, comment=comment),
-        Action.REJECT: lambda task: task_reject(task=task, reviewer=actor, comment=comment),
+        Action.APPROVE: lambda task: task_approve(task=task, reviewer=actor, comment=comment, bulk=bulk),
+        Action.REJECT: lambda task: task_reject(task=task, reviewer=actor, comment=comment, bulk=bulk),
     }
     changed, problems = 0, []
     for task in ExecutionTask.objects.filter(pk__in=task_ids).order_by("pk"):
@@ -94,6 +97,8 @@ def tasks_apply(*, action: str, task_ids: list[int], actor, comment: str = "") -
             pass
         except PermissionDenied as refusal:
             problems.append(str(refusal))
+        except ValidationError as refusal:
+            problems.append("; ".join(refusal.messages))
     return changed, problems
 
 
@@ -127,7 +132,8 @@ def _chunks_run(operation_id: int) -> str:
                 operation.save(update_fields=["status", "finished_at"])
                 return f"{operation.changed} changed, {operation.skipped} skipped"
             changed, problems = tasks_apply(
-                action=operation.action, task_ids=task_ids, actor=operation.created_by, comment=operation.comment
+                action=operation.action, task_ids=task_ids, actor=operation.created_by, comment=operation.comment,
+                bulk=operation.total > 1,
             )
             BulkOperation.objects.filter(pk=operation_id).update(
                 processed=F("processed") + len(task_ids),

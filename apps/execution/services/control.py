@@ -10,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import ExecutionControl
+from apps.auditlog.services import audit_record
+
+from ..models import ExecutionControl, ScopedHold
 from .queueing import jobs_push
 from .selectors import queued_tasks_without_live_job
 from .transitions import acting_user
@@ -58,6 +60,10 @@ def _switch(*, paused: bool, actor, reason: str, pulled_by: str = "") -> Executi
         control.changed_by = acting_user(actor)
         control._change_reason = reason  # recorded in the switch's history
         control.save()
+        audit_record(
+            action="execution.paused" if paused else "execution.resumed", actor=actor, target=control,
+            summary=reason, details={"pulled_by": control.pulled_by}, actor_label=pulled_by if actor is None else "",
+        )  # fmt: skip
     return control
 
 
@@ -92,3 +98,29 @@ def execution_release(*, pulled_by: str, actor, reason: str) -> bool:
             return False
         execution_resume(actor=actor, reason=reason)
     return True
+
+
+def scoped_holds() -> list[ScopedHold]:
+    return list(ScopedHold.objects.select_related("task_type").order_by("created_at"))
+
+
+@transaction.atomic
+def scoped_hold_place(*, source: str, reason: str, task_type=None, ai_model=None, admin_url_name: str = "",
+                      object_id="", view_permission: str = "") -> ScopedHold:  # fmt: skip
+    """Stop tasks of `task_type` or `ai_model` from starting until `source` lifts the hold (other work runs)."""
+    if task_type is None and ai_model is None:
+        raise ValidationError("A scoped hold needs a task type or an AI model to hold.")
+    hold, _ = ScopedHold.objects.update_or_create(source=source, defaults={
+        "task_type": task_type, "ai_model": ai_model, "reason": reason, "admin_url_name": admin_url_name,
+        "object_id": str(object_id), "view_permission": view_permission,
+    })  # fmt: skip
+    return hold
+
+
+@transaction.atomic
+def scoped_hold_lift(*, source: str) -> bool:
+    """End `source`'s hold; queued tasks whose jobs found it in place are pushed again after commit."""
+    deleted, _ = ScopedHold.objects.filter(source=source).delete()
+    if deleted:
+        transaction.on_commit(lambda: jobs_push(task_ids=queued_tasks_without_live_job(older_than=timedelta(0))))
+    return bool(deleted)

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from ..models import AIModel, ExecutionTask, TaskType
 from .queueing import tasks_queue
+from .risk import RiskAssessment, tasks_risk_assess
 from .transitions import acting_user, task_created_record
 from .validation import payload_check, task_validate
 
@@ -24,12 +25,14 @@ def task_create(
     created_by: AbstractBaseUser | None = None,
     enqueue: bool = True,
 ) -> ExecutionTask:
-    """Create a task and its `created` event together and queue it (its job goes to Redis on commit);
-    tasks needing review start as `needs_review` and wait for a reviewer instead."""
+    """Create a task, scored for risk, and its `created` event together and queue it (its job goes to Redis on
+    commit); a task whose type needs review or whose score reaches RISK_REVIEW_THRESHOLD starts as
+    `needs_review` and waits for a reviewer instead."""
     resolved_task_type, resolved_ai_model, checked_payload, checked_priority = task_validate(
         task_type=task_type, ai_model=ai_model, payload=payload, priority=priority
     )
-    status = ExecutionTask.Status.NEEDS_REVIEW if resolved_task_type.needs_review else ExecutionTask.Status.PENDING
+    [risk] = tasks_risk_assess(task_type=resolved_task_type, ai_model=resolved_ai_model, payloads=[checked_payload])
+    status = _initial_status(resolved_task_type, risk)
     task = ExecutionTask.objects.create(
         task_type=resolved_task_type,
         ai_model=resolved_ai_model,
@@ -37,6 +40,7 @@ def task_create(
         priority=checked_priority,
         status=status,
         created_by=acting_user(created_by),
+        **_risk_fields(risk),
     )
     task_created_record([task], actor=task.created_by)
     if enqueue and status == ExecutionTask.Status.PENDING:
@@ -55,7 +59,8 @@ def tasks_create_many(
     created_by: AbstractBaseUser | None = None,
 ) -> list[int]:
     """Create many tasks of one type on one model with their `created` events in one transaction, then queue
-    them together (one Redis round trip on commit). All or nothing: one bad payload refuses the batch."""
+    the ones that need no review together (one Redis round trip on commit). All or nothing: one bad payload
+    refuses the batch."""
     resolved_task_type, resolved_ai_model, _, checked_priority = task_validate(
         task_type=task_type, ai_model=ai_model, payload={}, priority=priority
     )
@@ -63,17 +68,28 @@ def tasks_create_many(
     checked = [payload_check(payload, errors) for payload in payloads]
     if errors:
         raise ValidationError({"payloads": f"every payload must be a JSON object: {errors['payload']}"})
-    status = ExecutionTask.Status.NEEDS_REVIEW if resolved_task_type.needs_review else ExecutionTask.Status.PENDING
+    risks = tasks_risk_assess(task_type=resolved_task_type, ai_model=resolved_ai_model, payloads=checked)
     creator = acting_user(created_by)
     tasks = ExecutionTask.objects.bulk_create(
         ExecutionTask(
             task_type=resolved_task_type, ai_model=resolved_ai_model, payload=payload, priority=checked_priority,
-            status=status, created_by=creator,
+            status=_initial_status(resolved_task_type, risk), created_by=creator, **_risk_fields(risk),
         )
-        for payload in checked
+        for payload, risk in zip(checked, risks, strict=True)
     )  # fmt: skip
     task_created_record(tasks, actor=creator)
-    ids = [task.pk for task in tasks]
-    if status == ExecutionTask.Status.PENDING:
-        tasks_queue(task_ids=ids, from_status=status, actor=creator)
-    return ids
+    pending = [task.pk for task in tasks if task.status == ExecutionTask.Status.PENDING]
+    if pending:
+        tasks_queue(task_ids=pending, from_status=ExecutionTask.Status.PENDING, actor=creator)
+    return [task.pk for task in tasks]
+
+
+def _initial_status(task_type: TaskType, risk: RiskAssessment) -> str:
+    if task_type.needs_review or risk.needs_review:
+        return ExecutionTask.Status.NEEDS_REVIEW
+    return ExecutionTask.Status.PENDING
+
+
+def _risk_fields(risk: RiskAssessment) -> dict:
+    return {"risk_score": risk.score, "risk_level": risk.level, "risk_breakdown": risk.breakdown,
+            "money_at_stake": risk.money_at_stake}  # fmt: skip

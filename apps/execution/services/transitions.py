@@ -20,18 +20,21 @@ from django.db.models import Q, QuerySet
 from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
-from ..models import AIModel, ExecutionControl, ExecutionEvent, ExecutionTask, TaskStatus, TaskType
+from apps.auditlog.models import AuditLog
+
+from ..models import AIModel, ExecutionControl, ExecutionEvent, ExecutionTask, ScopedHold, TaskStatus, TaskType
 
 Status = TaskStatus
 Kind = ExecutionEvent.Kind
 
 # from -> where a task may go. `succeeded` and `cancelled` lead nowhere: such a task never runs again.
 # queued -> pending is the way back when Redis refused the job (the sweep queues it again); running -> queued
-# is an automatic retry, failed -> queued a person's.
+# is an automatic retry, failed -> queued a person's. pending/queued -> needs_review: a re-scoring found the
+# task now too risky to run unreviewed (a queued task's job then finds nothing to claim).
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.NEEDS_REVIEW: frozenset({Status.PENDING, Status.CANCELLED}),
-    Status.PENDING: frozenset({Status.QUEUED, Status.CANCELLED}),
-    Status.QUEUED: frozenset({Status.RUNNING, Status.PENDING, Status.CANCELLED}),
+    Status.PENDING: frozenset({Status.QUEUED, Status.NEEDS_REVIEW, Status.CANCELLED}),
+    Status.QUEUED: frozenset({Status.RUNNING, Status.PENDING, Status.NEEDS_REVIEW, Status.CANCELLED}),
     Status.RUNNING: frozenset({Status.SUCCEEDED, Status.FAILED, Status.QUEUED, Status.CANCELLED}),
     Status.FAILED: frozenset({Status.QUEUED}),
     Status.SUCCEEDED: frozenset(),
@@ -102,12 +105,14 @@ def tasks_transition(
     with connection.cursor() as cursor:  # one statement: atomic on its own, no BEGIN/COMMIT round trips
         cursor.execute(  # update_sql is Django's compiled UPDATE or `_update_sql_plain`'s; values are parameters
             f"""
-            WITH moved AS ({update_sql} RETURNING id, ai_model, attempts, rq_job_id),
-            {_RECORDED}
+            WITH moved AS ({update_sql} RETURNING id, ai_model, attempts, rq_job_id, status, task_type_id, payload),
+            {_RECORDED},
+            {_AUDITED}
             SELECT id, ai_model, attempts, rq_job_id FROM moved ORDER BY id
             """,  # noqa: S608
-            [*update_params, *_event_params(event, actor, message, error, duration_ms)],
-        )
+            [*update_params, *_event_params(event, actor, message, error, duration_ms),
+             *_audit_params(event, actor)],
+        )  # fmt: skip
         return [Moved(*row) for row in cursor.fetchall()]
 
 
@@ -117,7 +122,7 @@ def task_claim_transition(task_id: int, *, now) -> ExecutionTask | None:
     statement whose SQL is written once, because building it with the ORM cost more than running it."""
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL, [now, task_id, ExecutionControl.SINGLETON_ID, *_event_params(
-            Kind.STARTED, None, "attempt {attempts}", "", None)])  # fmt: skip
+            Kind.STARTED, None, "attempt {attempts}", "", None), *_audit_params(Kind.STARTED, None)])  # fmt: skip
         cursor.nextset()  # past the SET LOCAL
         row = cursor.fetchone()
     return _claimed_task(row) if row else None
@@ -139,7 +144,8 @@ def task_transition(task: ExecutionTask, *, to: str, event: str, refresh: bool =
 
 
 def task_created_record(tasks: Iterable[ExecutionTask], *, actor=None) -> None:
-    """The `created` events of new tasks (creation is the one move with no source status)."""
+    """The `created` events of new tasks (creation is the one move with no source status), and their audit rows
+    when their type keeps an audit trail."""
     rows = [
         ExecutionEvent(
             task=task, kind=Kind.CREATED, ai_model=task.ai_model_id, actor=actor, message=f"status {task.status}"
@@ -148,6 +154,10 @@ def task_created_record(tasks: Iterable[ExecutionTask], *, actor=None) -> None:
         if task.status in INITIAL_STATUSES
     ]
     ExecutionEvent.objects.bulk_create(rows)
+    ids = [row.task_id for row in rows]
+    if ids and any(row.task.task_type.audit_trail for row in rows):
+        with connection.cursor() as cursor:
+            cursor.execute(_CREATED_AUDIT_SQL, [ids, *_audit_params(Kind.CREATED, actor)])
 
 
 def event_record(
@@ -186,6 +196,33 @@ _RECORDED = """recorded AS (
                     (task_id, kind, ai_model, actor_id, message, error, duration_ms, created_at)
                 SELECT id, %s, ai_model, %s, replace(%s, '{attempts}', attempts::text), %s, %s, %s FROM moved
             )"""
+
+
+# The audit row of each moved task whose type keeps an audit trail (self_programming): which status it reached
+# by which event, who moved it, a hash of its payload and the code change it proposes (payload "diff"), in the
+# same statement as the move. The chain trigger (apps/auditlog/chain.py) links each row to the one before.
+_AUDIT_INSERT = f"""
+                INSERT INTO {AuditLog._meta.db_table}
+                    (created_at, actor_id, actor_label, action, object_type, object_id, object_repr, summary, details)
+                SELECT %s, %s, %s, 'task.status', 'execution.executiontask', moved.id::text,
+                    '#' || moved.id || ' ' || audited_type.slug || ' on ' || moved.ai_model,
+                    'status ' || moved.status || ' (' || %s || ')',
+                    jsonb_strip_nulls(jsonb_build_object(
+                        'status', moved.status, 'event', %s,
+                        'payload_sha256', encode(sha256(convert_to(moved.payload::text, 'UTF8')), 'hex'),
+                        'diff', moved.payload -> 'diff'))
+                FROM moved JOIN {TaskType._meta.db_table} audited_type ON audited_type.id = moved.task_type_id
+                WHERE audited_type.audit_trail"""  # noqa: S608
+_AUDITED = f"audited AS ({_AUDIT_INSERT})"
+_CREATED_AUDIT_SQL = f"""
+    WITH moved AS (SELECT id, ai_model, status, task_type_id, payload FROM execution_tasks WHERE id = ANY(%s))
+    {_AUDIT_INSERT}"""  # noqa: S608
+
+
+def _audit_params(event: str, actor) -> list:
+    person = acting_user(actor)
+    return [timezone.now(), person.pk if person else None, person.get_username() if person else "system", event,
+            event]  # fmt: skip
 
 
 def _event_params(event: str, actor, message: str, error: str, duration_ms: int | None) -> list:
@@ -246,9 +283,13 @@ _CLAIM_SQL = f"""
         UPDATE execution_tasks SET status = 'running', started_at = %s, finished_at = NULL, attempts = attempts + 1
         WHERE id = %s AND status = 'queued' AND NOT cancel_requested
             AND NOT EXISTS (SELECT FROM {ExecutionControl._meta.db_table} WHERE id = %s AND paused)
+            AND NOT EXISTS (SELECT FROM {ScopedHold._meta.db_table} hold
+                            WHERE hold.task_type_id = execution_tasks.task_type_id
+                               OR hold.ai_model = execution_tasks.ai_model)
         RETURNING *
     ),
-    {_RECORDED}
+    {_RECORDED},
+    {_AUDITED}
     SELECT {_columns(ExecutionTask, "moved")}, {_columns(TaskType, "task_type")}, {_columns(AIModel, "ai_model")}
     FROM moved
     JOIN {TaskType._meta.db_table} task_type ON task_type.id = moved.task_type_id
