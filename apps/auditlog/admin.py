@@ -16,7 +16,7 @@ from .models import AuditLog
 
 CSV_ROWS_MAX = 100_000
 CSV_COLUMNS = ("id", "created_at", "actor_label", "action", "object_type", "object_id", "object_repr", "summary",
-               "details", "prev_hash", "hash")  # fmt: skip
+               "details", "chain_position", "prev_hash", "hash")  # fmt: skip
 
 
 class ActorFilter(admin.SimpleListFilter):
@@ -58,7 +58,7 @@ class AuditLogAdmin(LargeTableAdminMixin, ModelAdmin):
     sortable_by = ("id",)
     list_before_template = "admin/auditlog/auditlog/list_before.html"
     fields = ("id", "created_at", "actor", "actor_label", "action", "object_type", "object_id", "object_repr",
-              "summary", "details", "prev_hash", "hash")  # fmt: skip
+              "summary", "details", "chain_position", "prev_hash", "hash")  # fmt: skip
     readonly_fields = fields
 
     def has_add_permission(self, request):

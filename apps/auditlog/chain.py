@@ -3,8 +3,9 @@
 The rows form a hash chain: each row's `hash` covers its own content and the previous row's hash, so changing or
 removing any row breaks every link after it (`audit_verify` names the first). The chain is kept by a BEFORE
 INSERT trigger, not by Python: every writer (the ORM, the transition funnel's single statement, a raw INSERT)
-gets the same links. The trigger takes a transaction-level advisory lock and numbers the row under it, so ids
-are handed out in commit order and "the previous row" is always the one with the next lower id. A statement
+gets the same links. The trigger takes a transaction-level advisory lock and gives the row its `chain_position`
+(the last one + 1) under it: positions follow commit order, so "the previous row" is always the one at
+chain_position - 1 (ids, handed out before the lock, may not). A statement
 trigger refuses UPDATE and DELETE for every role; only dropping or disabling the trigger (a schema owner's act,
 which check_schema reports as drift) gets past it.
 """
@@ -19,7 +20,7 @@ AUDIT_FUNCTIONS = ("audit_log_row_hash",)
 
 # The columns the hash covers, in order: the SQL function below and `audit_verify` both call it with these.
 HASHED_COLUMNS = (
-    "prev_hash", "id", "created_at", "actor_id", "actor_label", "action", "object_type", "object_id",
+    "prev_hash", "chain_position", "created_at", "actor_id", "actor_label", "action", "object_type", "object_id",
     "object_repr", "summary", "details",
 )  # fmt: skip
 
@@ -32,10 +33,10 @@ def hash_call(alias: str = "") -> str:
 
 FIRST_BREAK_SQL = f"""
     SELECT id, prev_hash = expected_prev AS linked, hash = computed AS intact FROM (
-        SELECT id, prev_hash, hash, coalesce(lag(hash) OVER (ORDER BY id), '') AS expected_prev,
-               {hash_call("a")} AS computed
+        SELECT id, chain_position, prev_hash, hash,
+               coalesce(lag(hash) OVER (ORDER BY chain_position), '') AS expected_prev, {hash_call("a")} AS computed
         FROM {AUDIT_TABLE} a
     ) chain
     WHERE prev_hash <> expected_prev OR hash <> computed
-    ORDER BY id LIMIT 1
+    ORDER BY chain_position LIMIT 1
 """  # noqa: S608 (constants only)

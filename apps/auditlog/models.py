@@ -21,6 +21,8 @@ class AuditLog(models.Model):
     object_repr = models.CharField("object", max_length=200, db_default="")
     summary = models.TextField(db_default="")
     details = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    chain_position = models.BigIntegerField(unique=True, db_default=0, editable=False,
+                                      help_text="Place in the hash chain (set by the database).")
     prev_hash = models.CharField(max_length=64, db_default="", editable=False)
     hash = models.CharField(max_length=64, db_default="", editable=False)
 

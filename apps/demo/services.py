@@ -28,6 +28,9 @@ from apps.offers.models import OfferTemplate
 from apps.offers.starters import offer_starters_create
 from apps.proposals.models import Proposal
 from apps.proposals.services import proposal_ingest
+from apps.safety.audits import audit_run
+from apps.safety.models import AuditRun, Concern, SafetyAudit
+from apps.safety.services import concern_report, concern_resolve
 
 ECHO_MODEL = "echo"
 DAYS = 90
@@ -298,9 +301,57 @@ def demo_review_backlog_ensure() -> int:
     missing = max(0, REVIEW_BACKLOG - waiting.count())
     operator = get_user_model().objects.get(username="demo-operator")
     for n in range(missing):
-        task_create(task_type="self_programming", ai_model=MODELS[n % 3][0], created_by=operator,
-                    payload={DEMO_MARK: True, "prompt": f"Change the retry policy of stage {n + 1}"})  # fmt: skip
+        payload = {DEMO_MARK: True, "prompt": f"Change the retry policy of stage {n + 1}", **BACKLOG_EXTRAS[n % 4]}
+        task_create(task_type="self_programming", ai_model=MODELS[n % 3][0], created_by=operator, payload=payload)
     return missing
+
+
+# What the backlog's tasks carry besides their prompt, so that their risk breakdowns differ.
+BACKLOG_EXTRAS = [
+    {},
+    {"diff": "--- a/engine/retry.py\n+++ b/engine/retry.py\n@@ -3 +3 @@\n-MAX = 3\n+MAX = 5\n"},
+    {"command": "sudo systemctl restart opsconsole-worker"},
+    {"migration": "ALTER TABLE execution_tasks ADD COLUMN retry_budget integer"},
+]
+NEW_TASK_TYPE = "incident_summaries"  # added by an operator, never rated: its tasks wait for review
+
+
+def demo_safety_ensure() -> dict[str, int]:
+    """A task type nobody rated yet (with tasks waiting because of it), concerns open and resolved, and a
+    first run of two scheduled audits."""
+    operator = get_user_model().objects.get(username="demo-operator")
+    builder = get_user_model().objects.get(username="demo-builder")
+    reviewer = get_user_model().objects.get(username="demo-reviewer")
+    added = {"tasks": 0, "concerns": 0, "audit runs": 0}
+    new_type, created = TaskType.objects.get_or_create(
+        slug=NEW_TASK_TYPE, defaults={"executor": TaskType.Executor.ECHO,
+                                      "description": "Summarise last night's incidents for the on-call channel."})
+    if created:
+        for n in range(2):
+            task_create(task_type=new_type, ai_model=ECHO_MODEL, created_by=operator,
+                        payload={DEMO_MARK: True, "prompt": f"Summarise incident batch {n + 1}"})  # fmt: skip
+            added["tasks"] += 1
+        for n, customer in enumerate(("acme", "globex", "initech")):  # sold work: money at stake
+            task_create(task_type="implement_idea", ai_model=MODELS[0][0], created_by=operator, payload={
+                DEMO_MARK: True, "prompt": f"Ship the {customer} export",
+                "steps": ["DELETE FROM exports WHERE customer = 'x'", "sudo systemctl reload nginx"][: n + 1]})
+            added["tasks"] += 1
+    if not Concern.objects.exists():
+        concern_report(reporter=builder, ai_model=AIModel.objects.get(name=MODELS[1][0]), category="quality",
+                       severity="high", text="Its code reviews invent package names that do not exist.")
+        waiting = ExecutionTask.objects.filter(status=ExecutionTask.Status.NEEDS_REVIEW).order_by("pk").first()
+        if waiting is not None:
+            concern_report(reporter=operator, task=waiting, category="security", severity="medium",
+                           text="The payload restarts a production service.")  # fmt: skip
+        resolved = concern_report(reporter=operator, task_type=TaskType.objects.get(slug="implement_idea"),
+                                  category="billing", severity="low", text="Is this stage priced per run or per PR?")
+        concern_resolve(concern=resolved, reviewer=reviewer, note="Per PR: see the offer 'AI-Powered Code Review'.")
+        added["concerns"] = 3
+    if not AuditRun.objects.exists():
+        for name in ("Audit chain intact", "Probe: self-approval refused"):
+            audit_run(audit=SafetyAudit.objects.get(name=name), actor=reviewer)
+            added["audit runs"] += 1
+    return added
 
 
 CATEGORIES = ["self_improvement", "implement_idea", "idea_implementation", "ethics", "performance"]

@@ -54,7 +54,6 @@ DETAIL_ACTION_STATES = {  # task page button -> the statuses it is offered in
     "set_priority": ACTION_SOURCES[Action.CANCEL],  # while it has not finished
 }
 
-RISK_COLOURS = {"low": "success", "medium": "info", "high": "warning", "critical": "danger"}
 STATUS_COLOURS = {  # keyed by the label shown, which is what unfold's badge receives
     ExecutionTask.Status.PENDING.label: "info",
     ExecutionTask.Status.NEEDS_REVIEW.label: "warning",
@@ -275,9 +274,9 @@ class ExecutionTaskAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     actions_detail = ("enqueue_task", "retry_task", "cancel_task", "approve_task", "reject_task", "set_priority",
                       "report_concern")  # fmt: skip
 
-    @display(description="risk", label=RISK_COLOURS)
+    @display(description="risk")
     def risk_label(self, task):
-        return task.risk_level, f"{task.risk_level} ({task.risk_score} / 100)"
+        return f"{task.risk_level}: score {task.risk_score} of 100"
 
     @display(description="why")
     def risk_breakdown_display(self, task):
@@ -289,7 +288,7 @@ class ExecutionTaskAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
         ))  # fmt: skip
 
     def has_concern_permission(self, request, obj=None):
-        return request.user.has_perm("safety.add_concern")
+        return self.has_view_permission(request) and request.user.has_perm("safety.add_concern")
 
     @action(description="Report a concern", icon="flag", url_path="concern", permissions=["concern"])
     def report_concern(self, request, object_id):

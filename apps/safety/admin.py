@@ -222,8 +222,7 @@ class ReviewQueueAdmin(ModelAdmin):
 
 @admin.register(Concern)
 class ConcernAdmin(HistoryAdmin, ModelAdmin):
-    """Anyone signed in reports; reporters see their own concerns and the reviewer's note, reviewers see all and
-    resolve them."""
+    """Anyone signed in reports and reads concerns (with the reviewer's note); reviewers resolve them."""
 
     form = ConcernForm
     list_display = ("id", "severity_label", "category", "target", "status", "reported_by_name", "created_at",
@@ -242,10 +241,6 @@ class ConcernAdmin(HistoryAdmin, ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else super().get_readonly_fields(request, obj)
-
-    def get_queryset(self, request):
-        concerns = super().get_queryset(request)
-        return concerns if self.has_resolve_permission(request) else concerns.filter(reported_by=request.user)
 
     def has_change_permission(self, request, obj=None):
         return False  # a concern is a record: reviewers resolve it (an action), nobody edits it

@@ -16,11 +16,14 @@ def app_list(user):
 def test_apps_come_in_working_order_with_stripe_trimmed(admin_user, client):
     apps = app_list(admin_user)
     names = [app["name"] for app in apps]
-    assert names[:5] == ["Execution", "Proposal reports (FSAR)", "Offers", "Income", "Stripe"]
+    assert names[:7] == ["Execution", "Safety and review", "Audit log", "Proposal reports (FSAR)", "Offers", "Income",
+                         "Stripe"]  # fmt: skip
     assert names[-1] == "Administration"
     execution = [model["object_name"] for model in apps[0]["models"]]
     assert execution[:2] == ["ExecutionTask", "ExecutionEvent"]
-    stripe = [model["object_name"] for model in apps[4]["models"]]
+    safety = [model["object_name"] for model in apps[1]["models"]]
+    assert safety[0] == "ReviewQueueTask"
+    stripe = [model["object_name"] for model in apps[6]["models"]]
     assert "Product" in stripe and "IdempotencyKey" not in stripe and len(stripe) <= 12
     client.force_login(admin_user)
     index = client.get("/admin/").content.decode()
@@ -29,6 +32,10 @@ def test_apps_come_in_working_order_with_stripe_trimmed(admin_user, client):
 
 
 def test_each_role_sees_only_its_own_apps_in_order(operator, offer_builder, reviewer):
-    assert [app["name"] for app in app_list(reviewer)][:2] == ["Execution", "Proposal reports (FSAR)"]
-    assert [app["name"] for app in app_list(offer_builder)][:3] == ["Execution", "Offers", "Income"]
+    assert [app["name"] for app in app_list(reviewer)][:4] == ["Execution", "Safety and review", "Audit log",
+                                                               "Proposal reports (FSAR)"]  # fmt: skip
+    assert [app["name"] for app in app_list(offer_builder)][:4] == ["Execution", "Safety and review", "Offers",
+                                                                    "Income"]  # fmt: skip
+    builder_safety = next(app for app in app_list(offer_builder) if app["app_label"] == "safety")
+    assert [model["object_name"] for model in builder_safety["models"]] == ["Concern"]  # report one; see their own
     assert "Administration" not in [app["name"] for app in app_list(operator)]

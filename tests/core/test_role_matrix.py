@@ -17,6 +17,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 from djstripe.models import WebhookEventTrigger
 
+from apps.auditlog.models import AuditLog
 from apps.core import roles
 from apps.execution.models import BulkOperation
 from apps.execution.services import execution_pause, task_create
@@ -24,6 +25,8 @@ from apps.income.models import ReconciliationRun, StrandedWebhook
 from apps.income.services import income_record_manual
 from apps.offers.models import OfferTemplate
 from apps.proposals.services import proposal_ingest
+from apps.safety.models import AuditRun, ReviewQueueTask, RiskRescore, RiskRule, SafetyAudit
+from apps.safety.services import concern_report
 from tests.conftest import ROOT
 from tests.execution.factories import AIModelFactory, TaskTypeFactory, UserFactory
 from tests.proposals.reports import report
@@ -121,8 +124,53 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("income.reconciliationrun", "change"): NOBODY,
     ("income.reconciliationrun", "delete"): NOBODY,
     ("income.reconciliationrun", "reconcile_yesterday"): {SU, OP, OB},
+    ("execution.tasktype", "rate_risk"): {SU, RV},
+    ("execution.tasktype", "report_concern"): {SU, OP, OB, RV},
+    ("execution.executiontask", "report_concern"): {SU, OP, RV},
+    ("safety.reviewqueuetask", "view"): {SU, RV},
+    ("safety.reviewqueuetask", "add"): NOBODY,
+    ("safety.reviewqueuetask", "change"): NOBODY,
+    ("safety.reviewqueuetask", "delete"): NOBODY,
+    ("safety.reviewqueuetask", "history"): {SU, RV},
+    ("safety.reviewqueuetask", "bulk:claim_selected"): {SU, RV},
+    ("safety.reviewqueuetask", "bulk:assign_selected"): {SU, RV},
+    ("safety.reviewqueuetask", "bulk:approve_selected"): {SU, RV},
+    ("safety.reviewqueuetask", "bulk:reject_selected"): {SU, RV},
+    ("safety.reviewqueuetask", "activity"): {SU, RV},  # everything one person did (reads the audit log)
+    ("safety.concern", "view"): {SU, OP, OB, RV},
+    ("safety.concern", "history"): {SU, OP, OB, RV},
+    ("safety.concern", "add"): {SU, OP, OB, RV},
+    ("safety.concern", "change"): NOBODY,  # a record: reviewers resolve it
+    ("safety.concern", "delete"): NOBODY,
+    ("safety.concern", "resolve"): {SU, RV},
+    ("safety.riskrule", "view"): {SU, OP, RV},
+    ("safety.riskrule", "history"): {SU, OP, RV},
+    ("safety.riskrule", "add"): NOBODY,
+    ("safety.riskrule", "change"): {SU, RV},
+    ("safety.riskrule", "delete"): NOBODY,
+    ("safety.riskrescore", "view"): {SU, OP, RV},
+    ("safety.riskrescore", "add"): NOBODY,
+    ("safety.riskrescore", "change"): NOBODY,
+    ("safety.riskrescore", "delete"): NOBODY,
+    ("safety.riskrescore", "rescore_now"): {SU, RV},
+    ("safety.safetyaudit", "view"): {SU, OP, RV},
+    ("safety.safetyaudit", "history"): {SU, OP, RV},
+    ("safety.safetyaudit", "add"): {SU, RV},
+    ("safety.safetyaudit", "change"): {SU, RV},
+    ("safety.safetyaudit", "delete"): NOBODY,
+    ("safety.safetyaudit", "run_now"): {SU, RV},
+    ("safety.auditrun", "view"): {SU, OP, RV},
+    ("safety.auditrun", "add"): NOBODY,
+    ("safety.auditrun", "change"): NOBODY,
+    ("safety.auditrun", "delete"): NOBODY,
+    ("safety.auditrun", "acknowledge"): {SU, RV},
+    ("auditlog.auditlog", "view"): {SU, RV},
+    ("auditlog.auditlog", "add"): NOBODY,
+    ("auditlog.auditlog", "change"): NOBODY,
+    ("auditlog.auditlog", "delete"): NOBODY,
+    ("auditlog.auditlog", "export"): {SU, RV},
 }
-OUR_APPS = {"execution", "proposals", "offers", "income"}
+OUR_APPS = {"execution", "proposals", "offers", "income", "safety", "auditlog"}
 # Other apps' admin pages (dj-stripe, auth, tokens, lockouts): roles see only these; the superuser is not judged
 # there, beyond never getting a 5xx.
 THIRD_PARTY_VIEW = {"djstripe.product": {OP, OB}, "djstripe.price": {OP, OB}, "djstripe.webhookeventtrigger": {OP}}
@@ -139,6 +187,8 @@ API = [  # method, URL name (args), who may
     ("GET", "proposal-list", (), {SU, OP, RV}),
     ("POST", "proposal-list", (), {SU, OP}),
     ("GET", "proposal-detail", ("proposal",), {SU, OP, RV}),
+    ("GET", "concern-list", (), {SU, OP, OB, RV}),
+    ("POST", "concern-list", (), {SU, OP, OB, RV}),
 ]
 QUEUE_PAGES = [  # django-rq's pages: operators (and superusers) only; its own admin entry is not mounted at all
     "/admin/rq/", "/admin/rq/stats.json", "/admin/rq/queues/0/", "/admin/rq/queues/0/finished/",
@@ -210,6 +260,16 @@ def samples():
     run = ReconciliationRun.objects.create(day=date(2026, 11, 1), outcome="differences")
     run.differences.create(kind="fee", balance_transaction_id="txn_1", ledger_row=income, currency="usd")
     rows["income.reconciliationrun"] = run
+    waiting = task_create(task_type="self_programming", ai_model=ai_model, payload={"prompt": "y"})
+    rows["safety.reviewqueuetask"] = ReviewQueueTask.objects.get(pk=waiting.pk)
+    rows["safety.concern"] = concern_report(reporter=None, task_type=task.task_type, category="quality",
+                                            severity="low", text="matrix")  # fmt: skip
+    rows["safety.riskrule"] = RiskRule.objects.order_by("pk").first()
+    rows["safety.riskrescore"] = RiskRescore.objects.order_by("pk").first()
+    audit = SafetyAudit.objects.get(check_name="running_past_timeout")
+    rows["safety.safetyaudit"] = audit
+    rows["safety.auditrun"] = AuditRun.objects.create(audit=audit, passed=False, figures={"overdue": 1})
+    rows["auditlog.auditlog"] = AuditLog.objects.order_by("pk").first()
     return rows
 
 
@@ -276,7 +336,8 @@ def outcome(response, *, bulk_action: bool = False) -> str:
         return "refused"
     if bulk_action:  # Django ignores an action the user may not take: it shows the list, or says so
         said = [str(message) for message in response.wsgi_request._messages._queued_messages]  # this request's
-        asks_to_confirm = any("delete_selected_confirmation" in (t.name or "") for t in response.templates)
+        asks_to_confirm = any("delete_selected_confirmation" in (t.name or "") or t.name == "admin/form_page.html"
+                              for t in response.templates)  # fmt: skip
         if any("No action selected" in message for message in said) or (status == 200 and not asks_to_confirm):
             return "refused"
     return "allowed"
@@ -345,3 +406,24 @@ def test_role_groups_hold_exactly_the_role_table():
 
 def test_readme_role_table_is_generated_from_the_role_table():
     assert roles.roles_markdown_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+STORY_LABELS = ["execution.executiontask", "execution.tasktype", "execution.aimodel", "offers.offertemplate",
+                "proposals.proposal", "income.incomeevent", "safety.concern", "safety.riskrule",
+                "safety.safetyaudit"]  # fmt: skip
+
+
+def test_history_and_rating_pages_answer_as_their_objects_do(clients, samples):
+    """The story page of an object answers whoever may view that object; rating a task type is for reviewers."""
+    results = []
+    for label in STORY_LABELS:
+        url = reverse("admin:object_story", args=[*label.split("."), samples[label].pk])
+        for who, client in clients.items():
+            want = "allowed" if who in ACCESS[(label, "view")] else "refused"
+            results.append((who, "GET", url, "story", want, outcome(client.get(url))))
+    url = reverse("admin:safety_task_type_rate", args=[samples["execution.tasktype"].pk])
+    for who, client in clients.items():
+        for method in ("GET", "POST"):
+            response = client.get(url) if method == "GET" else client.post(url, {})
+            results.append((who, method, url, "rate", "allowed" if who in {SU, RV} else "refused", outcome(response)))
+    assert not mismatches(results), "\n".join(mismatches(results))

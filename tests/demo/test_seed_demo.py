@@ -7,6 +7,7 @@ from apps.execution.models import AIModel, ExecutionControl, ExecutionEvent, Exe
 from apps.income.models import IncomeEvent, TaskDailyRollup
 from apps.offers.models import OfferTemplate
 from apps.proposals.models import Proposal
+from apps.safety.models import AuditRun, Concern
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,9 @@ def test_demo_data_fills_every_kind_of_row_and_a_second_run_adds_nothing(setting
     demo = ExecutionTask.objects.filter(payload__has_key="demo")
     statuses = set(demo.values_list("status", flat=True))
     assert {"succeeded", "failed", "needs_review"} <= statuses
-    assert demo.filter(status="needs_review").count() == 24  # the review backlog
+    # the review backlog (24), tasks of a type nobody rated (2), sold work with risky payloads (2 of 3)
+    assert demo.filter(status="needs_review").count() == 28
+    assert Concern.objects.filter(status="open").count() == 2 and AuditRun.objects.filter(passed=True).count() == 2
     assert ExecutionEvent.objects.filter(kind="retried").exists() and ExecutionEvent.objects.count() > 4 * 600
     assert IncomeEvent.objects.filter(kind="payment", task__isnull=False).exists()
     assert TaskDailyRollup.objects.exists()  # the rollup triggers saw the rows
@@ -36,6 +39,7 @@ def test_demo_data_fills_every_kind_of_row_and_a_second_run_adds_nothing(setting
     second = seed(capsys, "--tasks", "600")
     assert "Tasks: skipped" in second and "Reports: 0 imported, 30 skipped" in second
     assert "Review backlog: skipped" in second and "AI models: skipped" in second
+    assert "Safety: 0 tasks, 0 concerns, 0 audit runs added" in second
     assert (ExecutionTask.objects.count(), ExecutionEvent.objects.count(), IncomeEvent.objects.count()) == counts
 
 

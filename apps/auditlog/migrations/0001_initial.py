@@ -6,24 +6,24 @@ from django.db import migrations, models
 
 # Frozen copies of apps/auditlog/chain.py's SQL, as every migration keeps its own.
 FUNCTIONS = """
-CREATE FUNCTION audit_log_row_hash(prev_hash text, id bigint, created_at timestamptz, actor_id integer,
-        actor_label text, action text, object_type text, object_id text, object_repr text, summary text,
+CREATE FUNCTION audit_log_row_hash(prev_hash text, chain_position bigint, created_at timestamptz,
+        actor_id integer, actor_label text, action text, object_type text, object_id text, object_repr text, summary text,
         details jsonb) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT encode(sha256(convert_to(concat_ws(chr(30), prev_hash, id::text,
+    SELECT encode(sha256(convert_to(concat_ws(chr(30), prev_hash, chain_position::text,
         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), coalesce(actor_id::text, ''),
         actor_label, action, object_type, object_id, object_repr, summary, coalesce(details::text, 'null')),
         'UTF8')), 'hex')
 $$;
 
 CREATE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE previous text;
+DECLARE previous audit_log%ROWTYPE;
 BEGIN
     PERFORM pg_advisory_xact_lock(7245081);
-    NEW.id := nextval(pg_get_serial_sequence('audit_log', 'id'));
-    SELECT hash INTO previous FROM audit_log ORDER BY id DESC LIMIT 1;
-    NEW.prev_hash := coalesce(previous, '');
-    NEW.hash := audit_log_row_hash(NEW.prev_hash, NEW.id, NEW.created_at, NEW.actor_id, NEW.actor_label,
-        NEW.action, NEW.object_type, NEW.object_id, NEW.object_repr, NEW.summary, NEW.details);
+    SELECT * INTO previous FROM audit_log ORDER BY chain_position DESC LIMIT 1;
+    NEW.chain_position := coalesce(previous.chain_position, 0) + 1;
+    NEW.prev_hash := coalesce(previous.hash, '');
+    NEW.hash := audit_log_row_hash(NEW.prev_hash, NEW.chain_position, NEW.created_at, NEW.actor_id,
+        NEW.actor_label, NEW.action, NEW.object_type, NEW.object_id, NEW.object_repr, NEW.summary, NEW.details);
     RETURN NEW;
 END $$;
 
@@ -66,6 +66,8 @@ class Migration(migrations.Migration):
                 ("summary", models.TextField(db_default="")),
                 ("details", models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder,
                                              null=True)),
+                ("chain_position", models.BigIntegerField(db_default=0, editable=False, unique=True,
+                                                    help_text="Place in the hash chain (set by the database).")),
                 ("prev_hash", models.CharField(db_default="", editable=False, max_length=64)),
                 ("hash", models.CharField(db_default="", editable=False, max_length=64)),
                 ("actor", models.ForeignKey(blank=True, db_index=False, null=True,

@@ -9,6 +9,7 @@ from apps.demo.services import (
     demo_offers_ensure,
     demo_proposals_ensure,
     demo_review_backlog_ensure,
+    demo_safety_ensure,
     demo_tasks_seed,
     demo_users_ensure,
     echo_model_ensure,
@@ -56,6 +57,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Tasks: skipped, {report.existing:,} demo tasks exist (asked for {tasks:,})")
         waiting = demo_review_backlog_ensure()
         self.stdout.write(f"Review backlog: {waiting} tasks added" if waiting else "Review backlog: skipped, full")
+        safety = demo_safety_ensure()
+        self.stdout.write("Safety: " + ", ".join(f"{count} {what}" for what, count in safety.items()) + " added")
         imported, known = demo_proposals_ensure()
         blocking = "; the newest blocks execution until a reviewer acknowledges it" if imported else ""
         self.stdout.write(f"Reports: {imported} imported, {known} skipped (already there){blocking}")
