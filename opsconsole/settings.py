@@ -236,7 +236,6 @@ RISK_LEVEL_MEDIUM = env.int("RISK_LEVEL_MEDIUM", default=25)
 RISK_LEVEL_HIGH = env.int("RISK_LEVEL_HIGH", default=50)
 RISK_LEVEL_CRITICAL = env.int("RISK_LEVEL_CRITICAL", default=75)
 RISK_REVIEW_THRESHOLD = env.int("RISK_REVIEW_THRESHOLD", default=50)
-RISK_MODEL_STATS_TTL_SECONDS = env.int("RISK_MODEL_STATS_TTL_SECONDS", default=60)  # a model's failure rate, cached
 REVIEW_QUEUE_OLD_AFTER_HOURS = env.int("REVIEW_QUEUE_OLD_AFTER_HOURS", default=24)  # highlighted when waiting longer
 SAFETY_RESCORE_CHUNK = env.int("SAFETY_RESCORE_CHUNK", default=500)  # tasks per step of a re-scoring
 

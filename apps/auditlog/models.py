@@ -35,6 +35,7 @@ class AuditLog(models.Model):
             models.Index(fields=["actor", "-id"], name="audit_actor_id_idx"),
             models.Index(fields=["action", "-id"], name="audit_action_id_idx"),
             models.Index(fields=["object_type", "object_id", "-id"], name="audit_object_id_idx"),
+            models.Index(fields=["object_type", "-id"], name="audit_object_type_id_idx"),
             models.Index(fields=["created_at"], name="audit_created_idx"),
         ]
 

@@ -5,7 +5,7 @@ from the request django-simple-history's middleware keeps for the current thread
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.db.models.signals import m2m_changed, pre_save
+from django.db.models.signals import m2m_changed, post_save, pre_save
 from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
 
@@ -62,21 +62,31 @@ def group_permissions_changed(sender, instance, action, reverse, model, pk_set, 
 
 
 @receiver(pre_save, sender=User)
-def user_flags_changed(sender, instance, raw=False, update_fields=None, **kwargs):
-    """Becoming staff, superuser or inactive is a change of what someone may do."""
+def user_flags_before(sender, instance, raw=False, update_fields=None, **kwargs):
+    """Remember the flags as stored, to audit after a successful save what it changed."""
     if raw or (update_fields is not None and not set(update_fields) & set(USER_FLAGS)):
-        return  # e.g. a login's last_login
-    before = User.objects.filter(pk=instance.pk).values(*USER_FLAGS).first() if instance.pk else None
+        instance._audit_flags_before = False  # e.g. a login's last_login: nothing to audit
+        return
+    stored = User.objects.filter(pk=instance.pk).values(*USER_FLAGS).first() if instance.pk else None
+    instance._audit_flags_before = stored
+
+
+@receiver(post_save, sender=User)
+def user_flags_changed(sender, instance, created, raw=False, **kwargs):
+    """Becoming staff, superuser or inactive is a change of what someone may do: audited once it is saved."""
+    before = getattr(instance, "_audit_flags_before", False)
+    if raw or before is False:
+        return
     now = {flag: getattr(instance, flag) for flag in USER_FLAGS}
-    changed = {flag: value for flag, value in now.items() if before is None or before[flag] != value}
     if before is None:
-        changed = {flag: value for flag, value in changed.items() if value and flag != "is_active"}
+        changed = {flag: value for flag, value in now.items() if value and flag != "is_active"}
+    else:
+        changed = {flag: value for flag, value in now.items() if before[flag] != value}
     if not changed:
         return
-    with transaction.atomic():  # joins the save's transaction when there is one
+    with transaction.atomic():
         audit_record(
-            action="role.changed", actor=_request_user(), object_type="auth.user", object_id=instance.pk or "",
-            object_repr=instance.get_username(),
+            action="role.changed", actor=_request_user(), target=instance,
             summary=", ".join(f"{flag} {'on' if value else 'off'}" for flag, value in changed.items()),
             details={"flags": changed, "new_user": before is None},
         )  # fmt: skip

@@ -5,9 +5,10 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import path, re_path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
@@ -15,22 +16,20 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
 from apps.core.admin_site import HistoryAdmin, form_page
-from apps.execution.models import TaskType
 from apps.execution.services import BULK_APPROVABLE_LEVELS, task_review_assign, tasks_apply
 from apps.execution.services.review import REVIEW_PERMISSION
 
-from .admin_history import activity_page, story_page
+from .admin_views import STORY_PATH, activity_page, rate_task_type_page, story_page
 from .audits import CHECKS, audit_run_acknowledge, audit_run_request
-from .forms import AssignForm, ConcernForm, NoteForm, RateForm, RejectForm, SafetyAuditForm
+from .forms import AssignForm, ConcernForm, NoteForm, RejectForm, SafetyAuditForm
 from .models import AuditRun, Concern, ReviewQueueTask, RiskRescore, RiskRule, SafetyAudit
 from .selectors import open_concerns_for_queue, review_queue, reviewers
 from .services import (
-    audit_changed,
     concern_report,
     concern_resolve,
     risk_rescore_start,
     risk_rule_save,
-    task_type_rate,
+    safety_audit_save,
 )
 
 RISK_COLOURS = {"low": "success", "medium": "info", "high": "warning", "critical": "danger"}
@@ -103,10 +102,9 @@ class ReviewQueueAdmin(ModelAdmin):
 
     def get_urls(self):
         pages = [
-            path("story/<str:app_label>/<str:model_name>/<str:object_id>/",
-                 self.admin_site.admin_view(partial(story_page, self)), name="object_story"),
+            re_path(STORY_PATH, self.admin_site.admin_view(partial(story_page, self)), name="object_story"),
             path("activity/", self.admin_site.admin_view(partial(activity_page, self)), name="activity"),
-            path("rate/<int:task_type_id>/", self.admin_site.admin_view(self.rate_task_type),
+            path("rate/<int:task_type_id>/", self.admin_site.admin_view(partial(rate_task_type_page, self)),
                  name="safety_task_type_rate"),
         ]  # fmt: skip
         return pages + super().get_urls()
@@ -200,24 +198,9 @@ class ReviewQueueAdmin(ModelAdmin):
         return form_page(self, request, title=f"Reject {len(ids)} task(s)?", form=form, submit_label="Reject",
                          summary="Rejected tasks are cancelled and never run.", back_url=request.get_full_path())
 
-    def rate_task_type(self, request, task_type_id):
-        """A reviewer rates a task type's risk (its tasks stop scoring "unrated")."""
-        if not request.user.has_perm(REVIEW_PERMISSION):
-            raise PermissionDenied
-        task_type = get_object_or_404(TaskType, pk=task_type_id)
-        back = reverse("admin:execution_tasktype_change", args=[task_type.pk])
-        form = RateForm(request.POST or None, initial={"level": task_type.risk_level})
-        if request.method == "POST" and form.is_valid():
-            task_type_rate(task_type=task_type, level=form.cleaned_data["level"], reviewer=request.user,
-                           note=form.cleaned_data["note"])  # fmt: skip
-            self.message_user(request, f"{task_type} rated {form.cleaned_data['level']}; waiting tasks are being "
-                              "re-scored (see Risk re-scorings).", messages.SUCCESS)  # fmt: skip
-            return HttpResponseRedirect(back)
-        rated = (f"rated {task_type.risk_level} on {task_type.risk_rated_at:%Y-%m-%d}" if task_type.is_rated
-                 else "never rated: its tasks score high until you rate it")  # fmt: skip
-        return form_page(self, request, title=f"Rate the risk of task type {task_type}", form=form,
-                         summary=f"{task_type.description} Now {rated}.", submit_label="Save rating", back_url=back)
 
+TARGET_PAGES = {"task": ("execution", "executiontask"), "task_type": ("execution", "tasktype"),
+                "ai_model": ("execution", "aimodel"), "offer": ("offers", "offertemplate")}
 
 
 @admin.register(Concern)
@@ -228,19 +211,25 @@ class ConcernAdmin(HistoryAdmin, ModelAdmin):
     list_display = ("id", "severity_label", "category", "target", "status", "reported_by_name", "created_at",
                     "resolution_note")  # fmt: skip
     list_filter = ("status", "severity", "category")
-    list_select_related = ("task", "task_type", "ai_model", "offer", "reported_by")
+    list_select_related = ("task__task_type", "task_type", "ai_model", "offer", "reported_by")
     actions_detail = ("resolve",)
     readonly_fields = ("target_link", "category", "severity", "text", "status", "reported_by", "created_at",
                        "resolved_by", "resolved_at", "resolution_note")  # fmt: skip
-    object_fieldsets = ((None, {"fields": readonly_fields}),)
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return ((None, {"fields": ConcernForm.Meta.fields}),)
-        return super().get_fieldsets(request, obj)
+        return ((None, {"fields": self.get_readonly_fields(request, obj)}),)
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else super().get_readonly_fields(request, obj)
+        if obj is None:
+            return ()
+        target = next(((app, model) for name, (app, model) in TARGET_PAGES.items() if getattr(obj, f"{name}_id")),
+                      None)  # fmt: skip
+        fields = self.readonly_fields
+        if target and not request.user.has_perm(f"{target[0]}.view_{target[1]}"):  # a link would be a 403
+            fields = tuple("target" if name == "target_link" else name for name in fields)
+        return self._fields_for(request, fields)  # people as text for those who may not open the user admin
 
     def has_change_permission(self, request, obj=None):
         return False  # a concern is a record: reviewers resolve it (an action), nobody edits it
@@ -277,10 +266,9 @@ class ConcernAdmin(HistoryAdmin, ModelAdmin):
 
     @display(description="about")
     def target_link(self, concern):
-        for name, url_name in (("task", "execution_executiontask"), ("task_type", "execution_tasktype"),
-                               ("ai_model", "execution_aimodel"), ("offer", "offers_offertemplate")):  # fmt: skip
-            if getattr(concern, f"{name}_id"):
-                url = reverse(f"admin:{url_name}_change", args=[getattr(concern, f"{name}_id")])
+        for name, (app_label, model_name) in TARGET_PAGES.items():
+            if object_id := getattr(concern, f"{name}_id"):
+                url = reverse(f"admin:{app_label}_{model_name}_change", args=[object_id])
                 return format_html('<a href="{}">{}</a>', url, concern.target_label)
         return "-"
 
@@ -335,6 +323,7 @@ class RiskRescoreAdmin(ModelAdmin):
     list_display = ("id", "reason", "status", "progress", "level_changed", "sent_to_review", "created_by",
                     "created_at")  # fmt: skip
     list_filter = ("status",)
+    list_select_related = ("created_by",)
     fields = ("reason", "status", "progress", "total", "processed", "level_changed", "sent_to_review", "error",
               "created_by", "created_at", "finished_at")  # fmt: skip
     readonly_fields = fields
@@ -371,6 +360,9 @@ class RiskRescoreAdmin(ModelAdmin):
         return HttpResponseRedirect(reverse("admin:safety_riskrescore_change", args=[rescore.pk]))
 
 
+RUNS_SHOWN = 20
+
+
 class AuditRunInline(TabularInline):
     model = AuditRun
     fields = ("run_link", "verdict", "started_at", "finished_at", "acknowledged_by", "acknowledged_at")
@@ -381,10 +373,11 @@ class AuditRunInline(TabularInline):
     can_delete = False
     show_change_link = False
     tab = True
-    verbose_name_plural = "latest runs"
+    verbose_name_plural = "latest runs"  # the newest RUNS_SHOWN; all of them under Audit runs
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("acknowledged_by")
+        latest = AuditRun.objects.filter(audit=OuterRef("audit")).order_by("-id").values("pk")[:RUNS_SHOWN]
+        return super().get_queryset(request).filter(pk__in=Subquery(latest)).select_related("acknowledged_by")
 
     @display(description="run")
     def run_link(self, run):
@@ -426,15 +419,24 @@ class SafetyAuditAdmin(HistoryAdmin, ModelAdmin):
     def check_label(self, audit):
         return CHECKS[audit.check_name][0] if audit.check_name in CHECKS else audit.check_name
 
+    def get_queryset(self, request):
+        latest = AuditRun.objects.filter(audit=OuterRef("pk")).order_by("-id")
+        return super().get_queryset(request).annotate(
+            last_passed=Subquery(latest.values("passed")[:1]), last_finished=Subquery(latest.values("finished_at")[:1]),
+            last_acknowledged=Subquery(latest.values("acknowledged_at")[:1]), runs_count=Count("runs"),
+        )  # fmt: skip
+
     @display(description="last run", label=RUN_COLOURS)
     def last_outcome(self, audit):
-        run = audit.runs.order_by("-id").first()
-        return run_verdict(run) if run else "-"
+        if not getattr(audit, "runs_count", 0):
+            return "-"
+        run = AuditRun(passed=audit.last_passed, finished_at=audit.last_finished,
+                       acknowledged_at=audit.last_acknowledged)  # fmt: skip
+        return run_verdict(run)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
         changed = {name: form.cleaned_data.get(name) for name in form.changed_data}
-        audit_changed(audit=obj, actor=request.user, changed=changed, created=not change)
+        safety_audit_save(audit=obj, actor=request.user, changed=changed, created=not change)
 
     @action(description="Run now", icon="play_arrow", url_path="run", permissions=["run"])
     def run_now(self, request, object_id):

@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
 from django.test import RequestFactory
 from django.urls import resolve, reverse
 from django.utils import timezone
@@ -36,6 +37,7 @@ from apps.execution.models import AIModel, ExecutionEvent, ExecutionTask, TaskTy
 from apps.execution.services import Hold, execution_pause, execution_release, task_approve, task_create
 from apps.execution.services.review import REVIEW_PERMISSION
 from apps.execution.services.rqjobs import RUN_JOB
+from apps.execution.services.transitions import acting_user
 from apps.income.models import IncomeEvent
 
 from .models import AuditRun, SafetyAudit
@@ -64,20 +66,29 @@ def _rows(sql: str, params: list) -> list[tuple]:
 # Checks
 
 
+def _since_last_seen(audit: SafetyAudit):
+    """When the latest run a reviewer has seen began (passed, or failed and acknowledged): a check that looks at
+    history reports each finding once, not again every hour after it was acknowledged."""
+    seen = audit.runs.filter(Q(passed=True) | Q(acknowledged_at__isnull=False)).order_by("-id")
+    return seen.values_list("started_at", flat=True).first()
+
+
 def check_self_programming_approved(audit: SafetyAudit) -> CheckResult:
-    """No task of an audited type (self_programming) started without an approval by someone other than its
-    creator."""
+    """No task of an audited type (self_programming) started, since the last run a reviewer saw, without an
+    approval by someone other than its creator."""
+    since = _since_last_seen(audit)
     rows = _rows(
         f"""SELECT t.id FROM execution_tasks t JOIN {TaskType._meta.db_table} tt ON tt.id = t.task_type_id
             WHERE tt.audit_trail
-              AND EXISTS (SELECT FROM execution_events e WHERE e.task_id = t.id AND e.kind = 'started')
+              AND EXISTS (SELECT FROM execution_events e WHERE e.task_id = t.id AND e.kind = 'started'
+                          AND e.created_at >= coalesce(%s, '-infinity'::timestamptz))
               AND NOT EXISTS (SELECT FROM execution_events a WHERE a.task_id = t.id AND a.kind = 'approved'
                               AND a.actor_id IS NOT NULL AND a.actor_id IS DISTINCT FROM t.created_by_id)
             ORDER BY t.id""",  # noqa: S608
-        [],
+        [since],
     )
     ids = [row[0] for row in rows]
-    return CheckResult(not ids, {"unapproved_runs": len(ids)},
+    return CheckResult(not ids, {"unapproved_runs": len(ids), "since": since or "the beginning"},
                        [{"task": pk, "why": "started without another person's approval"} for pk in ids[:EVIDENCE_MAX]])
 
 
@@ -118,12 +129,22 @@ def check_income_explained(audit: SafetyAudit) -> CheckResult:
 
 
 def check_audit_chain(audit: SafetyAudit) -> CheckResult:
-    """The audit log's hash chain is intact (`manage.py audit_verify` does the same)."""
+    """The audit log's hash chain is intact (`manage.py audit_verify` does the same), and still holds the last
+    row the previous passing run saw (rows removed from the end leave no broken link behind them)."""
     broken = audit_chain_break()
-    rows = AuditLog.objects.count()
-    if broken is None:
-        return CheckResult(True, {"rows": rows})
-    return CheckResult(False, {"rows": rows, "first_broken": broken.id}, [{"audit_row": broken.id, "why": str(broken)}])
+    tail = AuditLog.objects.order_by("-chain_position").values("chain_position", "hash").first() or {}
+    figures = {"rows": AuditLog.objects.count(), "last_position": tail.get("chain_position", 0),
+               "last_hash": tail.get("hash", "")}  # fmt: skip
+    if broken is not None:
+        evidence = [{"audit_row": broken.id, "why": str(broken)}]
+        return CheckResult(False, {**figures, "first_broken": broken.id}, evidence)
+    previous = audit.runs.filter(passed=True).order_by("-id").values_list("figures", flat=True).first() or {}
+    if previous.get("last_position") and not AuditLog.objects.filter(
+        chain_position=previous["last_position"], hash=previous.get("last_hash", "")
+    ).exists():
+        why = f"the row at chain position {previous['last_position']}, seen by the last passing run, is gone"
+        return CheckResult(False, figures, [{"why": why}])
+    return CheckResult(True, figures)
 
 
 # Probes
@@ -252,6 +273,7 @@ CHECK_CHOICES = [(name, label) for name, (label, _check) in CHECKS.items()]
 
 
 def audit_validate(audit: SafetyAudit) -> None:
+    """A known check and a cron expression that parses, or a ValidationError naming each field."""
     problems = {}
     if audit.check_name not in CHECKS:
         problems["check_name"] = f"Unknown check {audit.check_name!r}; one of {', '.join(CHECKS)}."
@@ -267,8 +289,7 @@ def _pulled_by(audit: SafetyAudit) -> str:
 
 def audit_run(*, audit: SafetyAudit, actor=None) -> AuditRun:
     """Run one audit now: store the outcome with its audit row; a failed `pause` audit pauses execution."""
-    run = AuditRun.objects.create(audit=audit, triggered_by=actor if actor is not None and actor.is_authenticated
-                                  else None)  # fmt: skip
+    run = AuditRun.objects.create(audit=audit, gate=audit.gate, triggered_by=acting_user(actor))
     try:
         result = CHECKS[audit.check_name][1](audit)
         error = ""
@@ -283,13 +304,14 @@ def audit_run(*, audit: SafetyAudit, actor=None) -> AuditRun:
         audit_record(action="audit.run", actor=actor, target=audit, actor_label="" if actor else "scheduler",
                      summary=f"{verdict}" + (f": {error}" if error else ""),
                      details={"run": run.pk, "passed": result.passed, "figures": result.figures})  # fmt: skip
-        if not result.passed and audit.gate == SafetyAudit.Gate.PAUSE:
+        if not result.passed and run.gate == SafetyAudit.Gate.PAUSE:
             execution_pause(actor=None, pulled_by=_pulled_by(audit),
                             reason=f"audit '{audit.name}' failed (run #{run.pk}); a reviewer must acknowledge it")
     return run
 
 
 def audit_run_by_id(*, audit_id: int, actor_id: int | None = None) -> str:
+    """The job's entry: ids in (the scheduler's runs have no actor)."""
     audit = SafetyAudit.objects.get(pk=audit_id)
     actor = get_user_model().objects.filter(pk=actor_id).first() if actor_id else None
     run = audit_run(audit=audit, actor=actor)
@@ -325,8 +347,8 @@ def audit_run_acknowledge(*, run: AuditRun, reviewer, note: str) -> AuditRun:
 
 def audit_holds() -> list[Hold]:
     """For the execution switch: failed runs of `pause` audits that no reviewer has acknowledged."""
-    runs = (AuditRun.objects.filter(passed=False, acknowledged_at__isnull=True, audit__gate=SafetyAudit.Gate.PAUSE)
-            .select_related("audit").order_by("pk")[:5])  # fmt: skip
+    runs = (AuditRun.objects.filter(passed=False, acknowledged_at__isnull=True, gate=SafetyAudit.Gate.PAUSE)
+            .select_related("audit").order_by("pk")[:5])  # the gate as it was when it ran  # fmt: skip
     return [Hold(f"audit '{run.audit.name}' failed (run #{run.pk}) and awaits a reviewer's acknowledgement",
                  "admin:safety_auditrun_change", run.pk, view_permission="safety.view_auditrun") for run in runs]
 

@@ -198,6 +198,8 @@ class AuditRun(models.Model):
     """One run of a scheduled audit: passed or failed, its figures and evidence."""
 
     audit = models.ForeignKey(SafetyAudit, on_delete=models.PROTECT, related_name="runs")
+    gate = models.CharField(max_length=8, choices=SafetyAudit.Gate.choices, default=SafetyAudit.Gate.WARN,
+                            help_text="The audit's gate when this run started: what its failure holds.")
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     passed = models.BooleanField(null=True, help_text="Empty while it runs.")
@@ -222,7 +224,7 @@ class AuditRun(models.Model):
 
     @property
     def holds_execution(self) -> bool:
-        return self.passed is False and self.audit.gate == SafetyAudit.Gate.PAUSE and self.acknowledged_at is None
+        return self.passed is False and self.gate == SafetyAudit.Gate.PAUSE and self.acknowledged_at is None
 
 
 class ReviewQueueTask(ExecutionTask):

@@ -50,7 +50,8 @@ class Facts:
     task_type: TaskType
     ai_model: AIModel
     payload: dict
-    payload_text: str
+    payload_text: str  # as JSON: its size
+    payload_strings: str  # every key and string value, one per line: what the patterns read
     model_stats: dict[int, ModelStats]  # by window
     money: Decimal
     concerns: int
@@ -93,7 +94,7 @@ def _payload_size(rule, facts):
 
 def _pattern(pattern: re.Pattern, what: str):
     def factor(rule, facts):
-        found = pattern.search(facts.payload_text)
+        found = pattern.search(facts.payload_strings)
         if found:
             return f"payload holds {what}: {found.group(0).strip()[:40]!r}"
         return None
@@ -136,6 +137,21 @@ FACTORS: dict[str, Callable[[RiskRule, Facts], str | None]] = {
 }
 assert set(FACTORS) == set(Kind.values), "every rule kind needs a factor"
 CONCERNS_COUNTED_MAX = 3
+
+
+def strings_of(value) -> str:
+    """Every key and string in a JSON value, one per line (a diff's own newlines kept)."""
+    if isinstance(value, dict):
+        return "\n".join(f"{key}\n{strings_of(item)}" for key, item in value.items())
+    if isinstance(value, list):
+        return "\n".join(strings_of(item) for item in value)
+    return value if isinstance(value, str) else ""
+
+
+def facts_of(*, task_type, ai_model, payload, model_stats, money, concerns) -> Facts:
+    return Facts(task_type=task_type, ai_model=ai_model, payload=payload,
+                 payload_text=json.dumps(payload, ensure_ascii=False), payload_strings=strings_of(payload),
+                 model_stats=model_stats, money=money, concerns=concerns)  # fmt: skip
 
 
 def assessment_of(rules: Sequence[RiskRule], facts: Facts) -> RiskAssessment:
@@ -194,9 +210,8 @@ def tasks_risk_assess(task_type: TaskType, ai_model: AIModel, payloads: Sequence
     money = offers_price(task_type.pk, ai_model.name)
     concerns = _open_concerns(Q(task_type=task_type) | Q(ai_model=ai_model))
     return [
-        assessment_of(rules, Facts(task_type=task_type, ai_model=ai_model, payload=payload,
-                                   payload_text=json.dumps(payload, ensure_ascii=False), model_stats=stats,
-                                   money=money, concerns=concerns))  # fmt: skip
+        assessment_of(rules, facts_of(task_type=task_type, ai_model=ai_model, payload=payload, model_stats=stats,
+                                      money=money, concerns=concerns))  # fmt: skip
         for payload in payloads
     ]
 
@@ -219,10 +234,9 @@ class RiskContext:
             self._concerns[key] = _open_concerns(Q(task_type_id=key[0]) | Q(ai_model_id=key[1]))
         income = IncomeEvent.objects.filter(task=task, currency=settings.INCOME_CURRENCY).aggregate(
             total=Sum("amount"))["total"] or Decimal(0)  # fmt: skip
-        facts = Facts(
+        facts = facts_of(
             task_type=task.task_type, ai_model=task.ai_model, payload=task.payload,
-            payload_text=json.dumps(task.payload, ensure_ascii=False), model_stats=self._stats[task.ai_model_id],
-            money=self._money[key] + max(income, Decimal(0)),
+            model_stats=self._stats[task.ai_model_id], money=self._money[key] + max(income, Decimal(0)),
             concerns=self._concerns[key] + _open_concerns(Q(task=task)),
         )  # fmt: skip
         return assessment_of(self.rules, facts)

@@ -18,6 +18,7 @@ from apps.execution.models import ExecutionEvent, ExecutionTask, TaskType
 from apps.execution.services import scoped_hold_lift, scoped_hold_place, tasks_transition
 from apps.execution.services.review import REVIEW_PERMISSION
 
+from .audits import audit_validate
 from .models import Concern, RiskRescore, RiskRule
 from .scoring import RiskContext
 
@@ -90,8 +91,9 @@ def _rescore_job_push(rescore_id: int) -> None:
 
 
 def risk_rescore_run(*, rescore_id: int) -> str:
-    """Work through the waiting tasks in id order, a chunk per transaction (with its progress, so a killed job
-    resumes where it stopped). A pending or queued task that now reaches the review threshold goes to review."""
+    """Work through the waiting tasks in id order, a chunk per transaction with its progress (a run started
+    again carries on where it stopped; "Re-score now" starts a new one). A pending or queued task that now
+    reaches the review threshold goes to review."""
     started = RiskRescore.objects.filter(
         pk=rescore_id, status__in=(RiskRescore.Status.QUEUED, RiskRescore.Status.RUNNING)
     ).update(status=RiskRescore.Status.RUNNING)
@@ -124,6 +126,8 @@ def risk_rescore_run(*, rescore_id: int) -> str:
 
 
 def _rescore_chunk(tasks: list[ExecutionTask], context: RiskContext) -> tuple[int, int]:
+    """Store each task's new score; a waiting task that now reaches the threshold goes to review, unless a
+    reviewer already approved it (a person's decision stands). Returns (level changes, sent to review)."""
     changed, review_ids = 0, []
     for task in tasks:
         risk = context.assess(task)
@@ -138,6 +142,9 @@ def _rescore_chunk(tasks: list[ExecutionTask], context: RiskContext) -> tuple[in
             )  # fmt: skip
         if risk.needs_review and task.status in (Status.PENDING, Status.QUEUED):
             review_ids.append(task.pk)
+    approved = set(ExecutionEvent.objects.filter(task_id__in=review_ids, kind=ExecutionEvent.Kind.APPROVED)
+                   .values_list("task_id", flat=True))  # fmt: skip
+    review_ids = [pk for pk in review_ids if pk not in approved]
     moved = tasks_transition(
         review_ids, to=Status.NEEDS_REVIEW, event=ExecutionEvent.Kind.SENT_TO_REVIEW, sources=[Status.PENDING,
         Status.QUEUED], message="risk re-scored at or above the review threshold",
@@ -201,8 +208,11 @@ def _hold_source(concern: Concern) -> str:
     return f"concern:{concern.pk}"
 
 
-def audit_changed(*, audit, actor, changed: dict, created: bool) -> None:
-    """A scheduled audit was added or edited in the admin (its check, schedule or gate)."""
+@transaction.atomic
+def safety_audit_save(*, audit, actor, changed: dict, created: bool) -> None:
+    """Save a scheduled audit a reviewer added or edited (its check, schedule or gate), with its audit row."""
+    audit_validate(audit)
+    audit.save()
     if created or changed:
         audit_record(action="safety_audit.created" if created else "safety_audit.changed", actor=actor, target=audit,
                      summary=", ".join(f"{name}: {value}" for name, value in changed.items()),

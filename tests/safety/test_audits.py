@@ -111,3 +111,34 @@ def test_the_scheduler_queues_each_audit_once_per_cron_time(redis_test_db, djang
         assert audits_due_run(now=at + timedelta(hours=1)) == ["Audit chain intact"]
     assert redis_test_db.llen("rq:queue:default") == 2
     assert AuditRun.objects.count() == 0  # workers run them
+
+
+def test_an_acknowledged_finding_is_not_reported_again(ai_model, operator, reviewer):
+    task = task_create(task_type="self_programming", ai_model=ai_model, created_by=operator)
+    task.events.create(kind="started", ai_model=ai_model.name)
+    first = audit_run(audit=audit("self_programming_approved", gate="pause"))
+    assert first.passed is False
+    audit_run_acknowledge(run=first, reviewer=reviewer, note="it was the migration test; rolled back")
+    assert audit_run(audit=audit("self_programming_approved", gate="pause")).passed
+    assert not execution_control().paused
+
+
+def test_changing_a_failed_audits_gate_does_not_release_its_hold(ai_model, operator):
+    stuck = task_create(task_type="implement_idea", ai_model=ai_model, created_by=operator)
+    ExecutionTask.objects.filter(pk=stuck.pk).update(status="running", started_at=timezone.now() - timedelta(hours=3))
+    run = audit_run(audit=audit("running_past_timeout", gate="pause"))
+    audit("running_past_timeout", gate="warn")
+    assert [hold.object_id for hold in execution_holds()] == [run.pk]
+
+
+def test_rows_removed_from_the_end_of_the_chain_fail_the_next_run(ai_model, operator):
+    for _ in range(3):
+        task_create(task_type="self_programming", ai_model=ai_model, created_by=operator)
+    assert audit_run(audit=audit("audit_chain", gate="warn")).passed
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        cursor.execute("DELETE FROM audit_log WHERE chain_position > (SELECT max(chain_position) - 2 FROM audit_log)")
+        cursor.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
+    run = audit_run(audit=audit("audit_chain", gate="warn"))
+    assert run.passed is False and "is gone" in run.evidence[0]["why"]

@@ -66,5 +66,15 @@ def test_everything_one_person_did(ai_model, operator, reviewer, client, offer_b
 def test_offers_have_a_story_too_and_unknown_kinds_do_not(offer, reviewer, client):
     client.force_login(reviewer)
     assert client.get(story_url(offer)).status_code == 200
-    assert client.get(reverse("admin:object_story", args=["auth", "user", reviewer.pk])).status_code == 404
+    other = client.get(f"/admin/safety/reviewqueuetask/story/auth/user/{reviewer.pk}/", follow=True)
+    assert other.status_code == 200 and 'id="story"' not in other.content.decode()  # the admin's "no such object"
     assert isinstance(offer, OfferTemplate)
+
+
+def test_bad_ids_and_other_models_have_no_story(ai_model, reviewer, client):
+    client.force_login(reviewer)
+    assert client.get("/admin/safety/reviewqueuetask/story/execution/executiontask/abc/").status_code == 404
+    control = client.get("/admin/safety/reviewqueuetask/story/execution/executioncontrol/1/", follow=True)
+    assert control.status_code == 200 and 'id="story"' not in control.content.decode()
+    page = client.get(reverse("admin:execution_aimodel_change", args=[ai_model.pk])).content.decode()
+    assert story_url(ai_model) in page  # the Story button, where there is a story

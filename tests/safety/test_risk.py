@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from apps.auditlog.models import AuditLog
 from apps.execution.models import ExecutionTask, TaskType
-from apps.execution.services import task_create
+from apps.execution.services import task_approve, task_create
 from apps.safety.models import RiskRescore, RiskRule
 from apps.safety.services import risk_rescore_run, risk_rule_save, task_type_rate
 from tests.execution.factories import AIModelFactory
@@ -88,3 +88,22 @@ def test_only_reviewers_change_rules(operator):
     with pytest.raises(Exception, match="not a reviewer"):
         risk_rule_save(rule=rule, actor=operator)
     assert RiskRule.objects.get(kind="payload_sql").points == 20
+
+
+def test_rescoring_leaves_a_reviewers_approval_standing(ai_model, operator, reviewer,
+                                                        django_capture_on_commit_callbacks):
+    task = task_create(task_type="self_programming", ai_model=ai_model, created_by=operator)
+    with django_capture_on_commit_callbacks(execute=False):
+        task_approve(task=task, reviewer=reviewer)
+        rule = RiskRule.objects.get(kind="payload_sql")
+        rule.points = 30
+        risk_rule_save(rule=rule, actor=reviewer)
+    risk_rescore_run(rescore_id=RiskRescore.objects.get().pk)
+    task.refresh_from_db()
+    assert task.status == "queued"  # scores 50 (rated high) but a reviewer approved it: it stays approved
+
+
+def test_code_in_a_multi_line_string_is_seen(ai_model, operator):
+    task = task_create(task_type="implement_idea", ai_model=ai_model, created_by=operator,
+                       payload={"prompt": "apply this", "notes": "context\nimport os\nos.remove(path)"})  # fmt: skip
+    assert "+10 payload holds code: 'import os'" in why(task)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from ..models import ExecutionControl, ExecutionTask
+from ..models import ExecutionControl, ExecutionTask, ScopedHold
 from .rqjobs import LIVE_JOB_STATUSES, job_statuses
 
 Status = ExecutionTask.Status
@@ -23,13 +24,14 @@ def paused_switch():
 
 
 def queued_tasks_without_live_job(*, older_than: timedelta) -> list[int]:
-    """Queued tasks whose RQ job is gone, finished or failed (Redis lost it, or it ran while paused)."""
+    """Queued tasks whose RQ job is gone, finished or failed (Redis lost it, or it ran while paused). Tasks under
+    a scoped hold are left out: their jobs end unclaimed by design, and lifting the hold pushes them."""
     cutoff = timezone.now() - older_than
+    held = ScopedHold.objects.filter(Q(task_type=OuterRef("task_type")) | Q(ai_model=OuterRef("ai_model")))
     tasks = list(
-        ExecutionTask.objects.filter(status=Status.QUEUED, queued_at__lt=cutoff).values_list("pk", "rq_job_id")[
-            : settings.EXECUTION_SWEEP_BATCH
-        ]
-    )
+        ExecutionTask.objects.filter(status=Status.QUEUED, queued_at__lt=cutoff).exclude(Exists(held))
+        .values_list("pk", "rq_job_id")[: settings.EXECUTION_SWEEP_BATCH]
+    )  # fmt: skip
     statuses = job_statuses([job_id for _, job_id in tasks])
     return [pk for (pk, _), status in zip(tasks, statuses, strict=True) if status not in LIVE_JOB_STATUSES]
 

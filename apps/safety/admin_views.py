@@ -1,24 +1,35 @@
-"""The history pages: one object's whole story, and one person's activity across all objects."""
+"""The safety app's own admin pages: one object's whole story, one person's activity across all objects, and a
+reviewer's risk rating of a task type."""
 
 from datetime import datetime, time, timedelta
 
 from django import forms
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from unfold.widgets import UnfoldAdminDateWidget, UnfoldAdminSelectWidget
 
+from apps.core.admin_site import form_page
+from apps.execution.models import TaskType
+from apps.execution.services.review import REVIEW_PERMISSION
+
+from .forms import RateForm
 from .history import STORY_MODELS, actor_activity, object_story, staff_users, story_model, version_changes
+from .services import task_type_rate
 
 SOURCES = {"version": "field changes", "event": "status changes", "audit": "audit log", "concern": "concerns"}
 
 
-def _sources_for(user) -> set[str]:
-    """What this person may read: events with the events permission, audit rows with the audit log's."""
-    sources = {"version", "concern"}
+def _sources_for(user, app_label: str, model_name: str) -> set[str]:
+    """What this person may read: versions with the model's history permission, events with the events
+    permission, audit rows with the audit log's."""
+    sources = {"concern"}
+    if user.has_perm(f"{app_label}.view_historical{model_name}"):
+        sources.add("version")
     if user.has_perm("execution.view_executionevent"):
         sources.add("event")
     if user.has_perm("auditlog.view_auditlog"):
@@ -32,11 +43,16 @@ def story_page(model_admin, request, app_label: str, model_name: str, object_id:
         raise Http404("no history page for this kind of object")
     if not request.user.has_perm(f"{app_label}.view_{model_name}"):
         raise PermissionDenied
-    obj = get_object_or_404(model, pk=object_id)
+    try:
+        obj = get_object_or_404(model, pk=model._meta.pk.to_python(object_id))
+    except ValidationError as error:  # "abc" for an integer id
+        raise Http404("no such object") from error
     actor = staff_users().filter(username=request.GET.get("actor", "")).first()
-    sources = _sources_for(request.user)
+    sources = _sources_for(request.user, app_label, model_name)
     entries = object_story(obj, actor_id=actor.pk if actor else None, sources=sources)
-    versions = list(obj.history.order_by("-history_date", "-history_id")[:200]) if hasattr(obj, "history") else []
+    versions = []
+    if "version" in sources and hasattr(obj, "history"):
+        versions = list(obj.history.order_by("-history_date", "-history_id")[:200])
     comparison = None
     by_id = {version.history_id: version for version in versions}
     older, newer = by_id.get(_int(request.GET.get("a"))), by_id.get(_int(request.GET.get("b")))
@@ -103,3 +119,27 @@ def activity_page(model_admin, request):
         "form": form, "entries": entries, "story_models": STORY_MODELS,
     }  # fmt: skip
     return TemplateResponse(request, "admin/safety/activity.html", context)
+
+
+def rate_task_type_page(model_admin, request, task_type_id: int):
+    """A reviewer rates a task type's risk (its tasks stop scoring "unrated")."""
+    if not request.user.has_perm(REVIEW_PERMISSION):
+        raise PermissionDenied
+    task_type = get_object_or_404(TaskType, pk=task_type_id)
+    back = reverse("admin:execution_tasktype_change", args=[task_type.pk])
+    form = RateForm(request.POST or None, initial={"level": task_type.risk_level})
+    if request.method == "POST" and form.is_valid():
+        task_type_rate(task_type=task_type, level=form.cleaned_data["level"], reviewer=request.user,
+                       note=form.cleaned_data["note"])  # fmt: skip
+        messages.success(request, f"{task_type} rated {form.cleaned_data['level']}; waiting tasks are being "
+                         "re-scored (see Risk re-scorings).")  # fmt: skip
+        return HttpResponseRedirect(back)
+    rated = (f"rated {task_type.risk_level} on {task_type.risk_rated_at:%Y-%m-%d}" if task_type.is_rated
+             else "never rated: its tasks score high until you rate it")  # fmt: skip
+    return form_page(model_admin, request, title=f"Rate the risk of task type {task_type}", form=form,
+                     summary=f"{task_type.description} Now {rated}.", submit_label="Save rating", back_url=back)
+
+
+# The story URL only matches the models that have a story, so `{% url %}` finds no "Story" link elsewhere.
+STORY_PATH = (rf"^story/(?P<app_label>{'|'.join(sorted({app for app, _ in STORY_MODELS}))})/"
+              rf"(?P<model_name>{'|'.join(sorted(model for _, model in STORY_MODELS))})/(?P<object_id>[^/]+)/$")
