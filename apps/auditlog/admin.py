@@ -11,6 +11,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from apps.core.admin_lists import LargeTableAdminMixin, distinct_values, values_list_filter
+from apps.core.admin_site import ReadOnlyAdminMixin
 
 from .models import AuditLog
 
@@ -45,7 +46,7 @@ def csv_cell(value) -> str:
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(LargeTableAdminMixin, ModelAdmin):
+class AuditLogAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     """Read-only: rows are written by services in the transaction of what they record, and the database refuses
     any change to them."""
 
@@ -60,15 +61,6 @@ class AuditLogAdmin(LargeTableAdminMixin, ModelAdmin):
     fields = ("id", "created_at", "actor", "actor_label", "action", "object_type", "object_id", "object_repr",
               "summary", "details", "chain_position", "prev_hash", "hash")  # fmt: skip
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _filter_parameters(self) -> set[str]:
         return super()._filter_parameters() | {"created_at"}

@@ -114,6 +114,19 @@ class LinksOnlyWhereAllowedMixin:
         return as_text
 
 
+class ReadOnlyAdminMixin(LinksOnlyWhereAllowedMixin):
+    """For rows written only by services (events, audit rows, runs): visible, never edited by hand."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class HistoryAdmin(LinksOnlyWhereAllowedMixin, SimpleHistoryAdmin):
     """History for reading. django-simple-history's "Revert" posts a generic form of the old version, checked
     only against view permission and past every service (state machines, review gates, holds, Stripe versions):

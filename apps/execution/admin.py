@@ -11,7 +11,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
 from apps.core.admin_lists import LargeTableAdminMixin, values_list_filter
-from apps.core.admin_site import HistoryAdmin, LinksOnlyWhereAllowedMixin, form_page
+from apps.core.admin_site import HistoryAdmin, ReadOnlyAdminMixin, form_page
 
 from .admin_views import holds_shown_to, queues_page, task_live, tasks_live
 from .forms import (
@@ -98,19 +98,6 @@ def duration_text(milliseconds: int | None) -> str:
 def user_name(user) -> str:
     """A user as text: the user admin is for superusers, so a link would be a 403 to everyone else."""
     return user.get_username() if user else "-"
-
-
-class ReadOnlyAdminMixin(LinksOnlyWhereAllowedMixin):
-    """For rows written only by services (events, audit): visible, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(AIModel)

@@ -15,7 +15,7 @@ from django.utils.timesince import timesince
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import action, display
 
-from apps.core.admin_site import HistoryAdmin, form_page
+from apps.core.admin_site import HistoryAdmin, ReadOnlyAdminMixin, form_page
 from apps.execution.services import BULK_APPROVABLE_LEVELS, task_review_assign, tasks_apply
 from apps.execution.services.review import REVIEW_PERMISSION
 
@@ -319,7 +319,7 @@ class RiskRuleAdmin(HistoryAdmin, ModelAdmin):
 
 
 @admin.register(RiskRescore)
-class RiskRescoreAdmin(ModelAdmin):
+class RiskRescoreAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "reason", "status", "progress", "level_changed", "sent_to_review", "created_by",
                     "created_at")  # fmt: skip
     list_filter = ("status",)
@@ -329,15 +329,6 @@ class RiskRescoreAdmin(ModelAdmin):
     readonly_fields = fields
     change_form_template = "admin/safety/riskrescore/change_form.html"
     actions_list = ("rescore_now",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_start_permission(self, request):
         return request.user.has_perm("safety.add_riskrescore")
@@ -456,7 +447,7 @@ class SafetyAuditAdmin(HistoryAdmin, ModelAdmin):
 
 
 @admin.register(AuditRun)
-class AuditRunAdmin(ModelAdmin):
+class AuditRunAdmin(ReadOnlyAdminMixin, ModelAdmin):
     list_display = ("id", "audit", "verdict", "started_at", "finished_at", "acknowledged_by")
     list_filter = ("passed", "audit")
     list_select_related = ("audit", "acknowledged_by")
@@ -464,15 +455,6 @@ class AuditRunAdmin(ModelAdmin):
               "triggered_by", "acknowledged_by", "acknowledged_at", "acknowledgement")  # fmt: skip
     readonly_fields = fields
     actions_detail = ("acknowledge",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_acknowledge_permission(self, request, obj=None):
         return request.user.has_perm("safety.change_auditrun") and request.user.has_perm(REVIEW_PERMISSION)

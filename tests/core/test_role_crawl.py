@@ -18,7 +18,7 @@ from tests.execution.factories import UserFactory
 
 pytestmark = BROWSER_MARKS
 
-PAGES_MAX = 150  # per role: every shape of URL the navigation leads to is well under this
+PAGES_MAX = 300  # per role: every shape of URL the navigation leads to is well under this
 SKIPPED = re.compile(r"/(logout|delete|password|jsi18n|r)/|/admin/rq/|\?|#")
 ID_SEGMENT = re.compile(r"^(?![a-z_-]+$).+$")  # a path segment that is an object id, not a name
 
