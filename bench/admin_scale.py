@@ -5,7 +5,7 @@
 Builds one scratch database per size (`<name>_scale_10k`, `<name>_scale_10m`, ...) the way a restore would:
 `migrate`, the secondary indexes dropped, tasks (about 3.9 events each), income rows (0.3 per task) and
 proposals (1 per 100 tasks, at least 1,000) generated in SQL with `generate_series` with triggers off, the
-indexes built again, the rollups rebuilt (`income_rollups_rebuild`) and `VACUUM ANALYZE`. A database already
+indexes built again, the rollups rebuilt (`rollups_rebuild`) and `VACUUM ANALYZE`. A database already
 loaded for the same size, migrations and generator is reused (`--reload` to build it again; `--drop` to remove
 them at the end).
 
@@ -214,7 +214,7 @@ def load(url: str, tasks: int) -> float:
         for table in BIG_TABLES:
             db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         db.execute("SET session_replication_role = origin")
-    manage(url, "income_rollups_rebuild")
+    manage(url, "rollups_rebuild")
     with psycopg.connect(urlsplit(url)._replace(scheme="postgresql").geturl(), autocommit=True) as db:
         print(f"  {name}: VACUUM ANALYZE", flush=True)
         db.execute("VACUUM ANALYZE")

@@ -3,7 +3,7 @@
     .venv/bin/python -m opsconsole.devservers exec -- .venv/bin/python bench/roi.py [--small 10000 --large 1000000]
 
 For each size: tasks over the last 365 days on 4 models x 4 task types, each with a payment row in the ledger,
-bulk-loaded in SQL with triggers off and then `rollups_rebuild()` (what `income_rollups_rebuild` runs); then the
+bulk-loaded in SQL with triggers off and then `rollups_rebuild()` (what `rollups_rebuild` runs); then the
 median of 7 runs of `roi_by_model_and_type` over the whole year, and for contrast the same figures summed
 straight from the tables. Prints both times per size and large/small (target: at most 3).
 Uses a scratch database (`<name>_bench`, dropped at the end); runs with production settings (DEBUG off).
@@ -66,11 +66,11 @@ def measure(count: int) -> tuple[float, float]:
     from django.utils import timezone
 
     from apps.execution.models import TaskType
-    from apps.income.rollups import rollups_rebuild
+    from apps.income.rebuild import rollups_rebuild
     from apps.income.selectors import roi_by_model_and_type
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE execution_tasks, income_events, income_task_daily, income_daily CASCADE")
+        cursor.execute("TRUNCATE execution_tasks, income_events, income_task_rollup, income_rollup, income_settlement_daily CASCADE")
         type_ids = list(TaskType.objects.order_by("pk").values_list("pk", flat=True)[:4])
         started = time.perf_counter()
         for statement in LOAD_SQL:

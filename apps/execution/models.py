@@ -274,6 +274,9 @@ class ExecutionTask(models.Model):
             # The review queue: the few tasks awaiting review, whatever the table's size.
             models.Index(fields=["created_at"], name="exec_task_review_queue_idx",
                          condition=models.Q(status="needs_review")),
+            # Rollup rebuilds a day at a time, failure signatures since the last look (apps/metrics).
+            models.Index(fields=["finished_at"], name="exec_task_finished_idx",
+                         condition=models.Q(finished_at__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=TaskStatus.values), name="exec_task_status_valid"),

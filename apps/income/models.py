@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q, Sum
 from simple_history.models import HistoricalRecords
@@ -225,33 +226,55 @@ class StripeObservation(models.Model):
         return f"{self.get_kind_display()} of {self.object_id} ({self.stripe_event_id})"
 
 
-class TaskDailyRollup(models.Model):
-    """Finished tasks per UTC day, `ai_model` and task type, kept exact by database triggers on
-    `execution_tasks` (migration 0002) so that ROI reads a few thousand rows, not every task."""
+class RollupGrain(models.TextChoices):
+    HOUR = "hour"
+    DAY = "day"
 
-    day = models.DateField()
+
+class TaskRollup(models.Model):
+    """Finished tasks per UTC hour and per UTC day x `ai_model` x task type, kept exact by database triggers on
+    `execution_tasks` (apps/income/rollups.py) so that ROI, the dashboard and drift read a few thousand rows, not
+    every task. Durations are kept as counts per histogram bucket (`rollups.DURATION_BUCKETS`): buckets add up
+    across rows, so a percentile over any set of rows is exact to one bucket, never an average of averages."""
+
+    grain = models.CharField(max_length=4, choices=RollupGrain.choices)
+    period = models.DateTimeField(help_text="Start of the UTC hour or day.")
     ai_model = models.CharField(max_length=200)
     task_type = models.ForeignKey(
         TaskType, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
-    tasks_run = models.IntegerField(default=0)
-    tasks_succeeded = models.IntegerField(default=0)
+    runs = models.IntegerField(default=0, help_text="Tasks that ran (attempts > 0) and finished in the period.")
+    successes = models.IntegerField(default=0)
+    failures = models.IntegerField(default=0)
+    retries = models.IntegerField(default=0, help_text="Attempts beyond the first.")
+    duration_count = models.IntegerField(default=0, help_text="Runs with a measured duration.")
+    duration_sum_ms = models.BigIntegerField(default=0)
+    duration_max_ms = models.BigIntegerField(
+        default=0, help_text="Highest duration seen; a retracted run does not lower it until a rebuild."
+    )
+    duration_hist = ArrayField(models.IntegerField(), help_text="Runs per duration bucket.")
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
     cost = models.DecimalField(max_digits=20, decimal_places=6, default=Decimal("0"))
     cost_unknown = models.IntegerField(default=0, help_text="Finished tasks without a known cost.")
 
     class Meta:
-        db_table = "income_task_daily"
-        constraints = [models.UniqueConstraint(fields=["day", "ai_model", "task_type"], name="income_task_daily_key")]
+        db_table = "income_task_rollup"
+        constraints = [
+            models.UniqueConstraint(fields=["grain", "period", "ai_model", "task_type"], name="income_task_rollup_key")
+        ]
+        indexes = [models.Index(fields=["grain", "task_type", "period"], name="income_task_rollup_type_idx")]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.ai_model} {self.task_type_id}: {self.tasks_run} run"
+        return f"{self.grain} {self.period:%Y-%m-%d %H:%M} {self.ai_model} {self.task_type_id}: {self.runs} run"
 
 
-class IncomeDailyRollup(models.Model):
-    """Income per UTC day, currency, `ai_model` and task type (empty = not attributed), kept exact by
-    database triggers on `income_events` (migration 0002)."""
+class IncomeRollup(models.Model):
+    """Income per UTC hour and per UTC day x currency x `ai_model` x task type (empty = not attributed), kept
+    exact by the same design: database triggers on `income_events`."""
 
-    day = models.DateField()
+    grain = models.CharField(max_length=4, choices=RollupGrain.choices)
+    period = models.DateTimeField(help_text="Start of the UTC hour or day.")
     currency = models.CharField(max_length=3)
     ai_model = models.CharField(max_length=200, null=True)  # noqa: DJ001 - NULL as in income_events: not attributed
     task_type = models.ForeignKey(
@@ -266,15 +289,38 @@ class IncomeDailyRollup(models.Model):
     events = models.IntegerField(default=0)
 
     class Meta:
-        db_table = "income_daily"
+        db_table = "income_rollup"
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "currency", "ai_model", "task_type"], name="income_daily_key", nulls_distinct=False
+                fields=["grain", "period", "currency", "ai_model", "task_type"], name="income_rollup_key",
+                nulls_distinct=False,
             )
-        ]
+        ]  # fmt: skip
 
     def __str__(self) -> str:
-        return f"{self.day} {self.currency} {self.ai_model} {self.task_type_id}: {self.amount}"
+        return f"{self.grain} {self.period:%Y-%m-%d %H:%M} {self.currency} {self.ai_model} {self.task_type_id}"
+
+
+class RollupRebuild(models.Model):
+    """One run of `manage.py rollups_rebuild`: rebuilt a UTC day at a time, so that a stopped run resumes at
+    `next_day` and a finished one can be run again with the same result."""
+
+    first_day = models.DateField()
+    last_day = models.DateField()
+    next_day = models.DateField(help_text="The first day not rebuilt yet.")
+    days_done = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "income_rollup_rebuilds"
+
+    def __str__(self) -> str:
+        return f"rollup rebuild {self.first_day}..{self.last_day} ({self.days_done} days done)"
+
+    @property
+    def days_total(self) -> int:
+        return (self.last_day - self.first_day).days + 1
 
 
 class IncomeSettlementDailyRollup(models.Model):

@@ -1,9 +1,9 @@
-"""ROI per `ai_model` x task type, read from the daily rollups (database sums, exact decimals)."""
+"""ROI per `ai_model` x task type, read from the rollups' day rows (database sums, exact decimals)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from functools import cached_property
 
@@ -11,7 +11,7 @@ from django.db.models import Q, Sum
 
 from apps.execution.models import TaskType
 
-from .models import IncomeDailyRollup, IncomeSettlementDailyRollup, TaskDailyRollup
+from .models import IncomeRollup, IncomeSettlementDailyRollup, RollupGrain, TaskRollup
 
 ZERO = Decimal("0")
 
@@ -107,16 +107,19 @@ def roi_by_model_and_type(*, since: date, until: date, currency: str) -> RoiRepo
     """Tasks finished and income received in [since, until) (UTC days), per `ai_model` x task type.
 
     AI costs are in `currency` (model prices are entered in it); income in other currencies is totalled apart."""
+    days = {
+        "grain": RollupGrain.DAY,
+        "period__gte": datetime.combine(since, time.min, tzinfo=UTC),
+        "period__lt": datetime.combine(until, time.min, tzinfo=UTC),
+    }
     tasks = (
-        TaskDailyRollup.objects.filter(day__gte=since, day__lt=until)
+        TaskRollup.objects.filter(**days)
         .values("ai_model", "task_type_id")
-        .annotate(
-            run=Sum("tasks_run"), succeeded=Sum("tasks_succeeded"), cost_sum=Sum("cost"), unknown=Sum("cost_unknown")
-        )
+        .annotate(run=Sum("runs"), succeeded=Sum("successes"), cost_sum=Sum("cost"), unknown=Sum("cost_unknown"))
         .filter(run__gt=0)
     )
     income = (
-        IncomeDailyRollup.objects.filter(day__gte=since, day__lt=until)
+        IncomeRollup.objects.filter(**days)
         .values("currency", "ai_model", "task_type_id")
         .annotate(
             income=Sum("amount"), income_net=Sum("net"), fee_unknown=Sum("fee_unknown"), event_count=Sum("events")

@@ -36,7 +36,7 @@ def test_missing_ai_model_column_is_named_and_the_worker_refuses(capsys):
     code, output = run_check_schema(capsys)
     assert (code, output.splitlines()) == (1, [
         "execution_tasks.ai_model: column missing",  # its index and foreign key went with it: not said again
-        "execution_tasks: trigger income_task_daily_update missing (declared by income)",
+        "execution_tasks: trigger income_task_rollup_update missing (declared by income)",
     ])  # fmt: skip
     with pytest.raises(CommandError, match="execution_tasks.ai_model: column missing") as refused:
         call_command("rqworker", "--burst")
@@ -105,12 +105,12 @@ DRIFTS = {  # one of each kind the guard must name, as a hand on the database wo
         "execution_tasks.attempts: default 5 in the database, none in the models",
     ),
     "dropped trigger": (
-        "DROP TRIGGER income_daily_change ON income_events",
-        "income_events: trigger income_daily_change missing (declared by income)",
+        "DROP TRIGGER income_rollup_change ON income_events",
+        "income_events: trigger income_rollup_change missing (declared by income)",
     ),
     "dropped trigger function": (
-        "DROP FUNCTION income_daily_add(income_events, integer)",
-        "function income_daily_add() missing (declared by income)",
+        "DROP FUNCTION income_rollup_add(income_events, integer)",
+        "function income_rollup_add() missing (declared by income)",
     ),
 }
 

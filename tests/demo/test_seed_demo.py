@@ -4,7 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.execution.models import AIModel, ExecutionControl, ExecutionEvent, ExecutionTask
-from apps.income.models import IncomeEvent, TaskDailyRollup
+from apps.income.models import IncomeEvent, TaskRollup
 from apps.offers.models import OfferTemplate
 from apps.proposals.models import Proposal
 from apps.safety.models import AuditRun, Concern
@@ -30,7 +30,7 @@ def test_demo_data_fills_every_kind_of_row_and_a_second_run_adds_nothing(setting
     assert Concern.objects.filter(status="open").count() == 2 and AuditRun.objects.filter(passed=True).count() == 2
     assert ExecutionEvent.objects.filter(kind="retried").exists() and ExecutionEvent.objects.count() > 4 * 600
     assert IncomeEvent.objects.filter(kind="payment", task__isnull=False).exists()
-    assert TaskDailyRollup.objects.exists()  # the rollup triggers saw the rows
+    assert TaskRollup.objects.exists()  # the rollup triggers saw the rows
     assert OfferTemplate.objects.count() == 3 and AIModel.objects.count() == 4
     assert Proposal.objects.count() == 30 and Proposal.objects.blocking().count() == 1
     assert ExecutionControl.objects.get().paused  # the blocking report holds execution

@@ -18,7 +18,9 @@ def declared_function_bodies() -> dict[str, str]:
 
 def test_the_database_runs_the_function_bodies_rollups_py_declares():
     declared = declared_function_bodies()
-    assert set(declared) == set(ROLLUP_FUNCTIONS) | {function for _, _, function in ROLLUP_TRIGGERS}
+    aggregates = set(re.findall(r"CREATE (?:OR REPLACE )?AGGREGATE (\w+)\(", TRIGGERS_SQL))
+    assert aggregates == {"rollup_hist_sum"}
+    assert set(declared) | aggregates == set(ROLLUP_FUNCTIONS) | {function for _, _, function in ROLLUP_TRIGGERS}
     with connection.cursor() as cursor:
         cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(declared)])
         assert dict(cursor.fetchall()) == declared
