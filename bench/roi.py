@@ -70,7 +70,10 @@ def measure(count: int) -> tuple[float, float]:
     from apps.income.selectors import roi_by_model_and_type
 
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE execution_tasks, income_events, income_task_rollup, income_rollup, income_settlement_daily CASCADE")
+        cursor.execute(
+            "TRUNCATE execution_tasks, income_events, income_task_rollup, income_rollup, income_settlement_daily "
+            "CASCADE"
+        )
         type_ids = list(TaskType.objects.order_by("pk").values_list("pk", flat=True)[:4])
         started = time.perf_counter()
         for statement in LOAD_SQL:

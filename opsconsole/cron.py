@@ -5,6 +5,7 @@ from rq import cron
 
 from apps.execution.jobs import sweep_executions
 from apps.income.jobs import prune_webhook_bodies, reconcile_yesterday, retry_stranded_webhooks
+from apps.metrics.jobs import detect_blind_spots, evaluate_drift, refresh_lead_times
 from apps.offers.jobs import sweep_publishing
 from apps.safety.jobs import run_due_audits
 
@@ -24,3 +25,8 @@ cron.register(sweep_publishing, "default", interval=settings.OFFERS_SWEEP_INTERV
               job_timeout=120, result_ttl=600)  # fmt: skip
 cron.register(run_due_audits, "default", interval=60, name="safety-audits", job_timeout=120,
               result_ttl=600)  # each scheduled audit's own cron expression is checked every minute  # fmt: skip
+cron.register(detect_blind_spots, "default", interval=settings.METRICS_DETECT_INTERVAL_SECONDS, name="blind-spots",
+              job_timeout=300, result_ttl=600)  # fmt: skip
+cron.register(evaluate_drift, "default", interval=settings.METRICS_DETECT_INTERVAL_SECONDS, name="drift-alerts",
+              job_timeout=300, result_ttl=600)  # fmt: skip
+cron.register(refresh_lead_times, "default", interval=3600, name="lead-times", job_timeout=600, result_ttl=3600)

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.offers",
     "apps.income",
     "apps.safety",
+    "apps.metrics",
     "apps.demo",
     "djstripe",
     "django_rq",
@@ -239,6 +240,26 @@ RISK_REVIEW_THRESHOLD = env.int("RISK_REVIEW_THRESHOLD", default=50)
 REVIEW_QUEUE_OLD_AFTER_HOURS = env.int("REVIEW_QUEUE_OLD_AFTER_HOURS", default=24)  # highlighted when waiting longer
 SAFETY_RESCORE_CHUNK = env.int("SAFETY_RESCORE_CHUNK", default=500)  # tasks per step of a re-scoring
 
+# Metrics, blind spots and alerts (apps.metrics; README "Metrics, blind spots and alerts").
+METRICS_DETECT_INTERVAL_SECONDS = env.int("METRICS_DETECT_INTERVAL_SECONDS", default=300)  # detectors, drift
+METRICS_STALLED_AFTER_HOURS = env.int("METRICS_STALLED_AFTER_HOURS", default=2)  # queued work, no run this long
+METRICS_NEW_FAILURE_HOURS = env.int("METRICS_NEW_FAILURE_HOURS", default=24)  # a failure signature counts as new
+METRICS_LOOKBACK_DAYS = env.int("METRICS_LOOKBACK_DAYS", default=7)  # runs without price, unattributed income, Stripe
+DRIFT_BASELINE_DAYS = env.int("DRIFT_BASELINE_DAYS", default=7)  # same hour of day on each of these days
+DRIFT_QUIET_HOURS = env.int("DRIFT_QUIET_HOURS", default=6)  # a closed alert coming back sooner reopens, unannounced
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="ops-console@localhost")
+ALERT_WEBHOOK_URLS = env.list("ALERT_WEBHOOK_URLS", default=[])
+ALERT_WEBHOOK_SECRET = env("ALERT_WEBHOOK_SECRET", default="")  # HMAC-SHA256 key for X-OpsConsole-Signature
+METRICS_TOKEN = env("METRICS_TOKEN", default="")  # /metrics: "Authorization: Bearer <token>" ...
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])  # ... or a client address listed here
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -313,6 +334,7 @@ LOGGING = {
 ADMIN_NAVIGATION = {
     "execution": ["ExecutionTask", "ExecutionEvent", "BulkOperation", "ExecutionControl", "AIModel", "TaskType"],
     "safety": ["ReviewQueueTask", "Concern", "SafetyAudit", "AuditRun", "RiskRule", "RiskRescore"],
+    "metrics": ["Finding", "Alert", "AlertRule", "LeadTime"],
     "auditlog": ["AuditLog"],
     "proposals": ["Proposal"],
     "offers": ["OfferTemplate"],
@@ -343,6 +365,7 @@ UNFOLD = {
     "SITE_TITLE": "Ops Console",
     "SITE_HEADER": "Ops Console",
     "SITE_SYMBOL": "monitoring",
+    "DASHBOARD_CALLBACK": "apps.metrics.dashboard.dashboard_callback",
     "ENVIRONMENT": "apps.core.admin_site.environment_label",
     # Without an icon of its own every page's first load asks for /favicon.ico: a 404 in the browser console.
     "SITE_FAVICONS": [

@@ -16,6 +16,7 @@ from apps.core.views import healthz
 from apps.execution.admin import OPERATE_PERMISSION
 from apps.execution.api import AIModelViewSet, TaskViewSet
 from apps.income.webhooks import stripe_webhook
+from apps.metrics.prometheus import metrics_view
 from apps.proposals.api import ProposalViewSet
 from apps.safety.api import ConcernViewSet
 
@@ -61,6 +62,7 @@ api.register("concerns", ConcernViewSet, basename="concern")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics_view, name="metrics"),
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AnonymousRateLimit, IsAuthenticated]),
          name="api-schema"),  # fmt: skip

@@ -12,10 +12,12 @@ REVIEWERS = "Reviewers"
 
 ROLE_PURPOSES = {
     OPERATORS: "run and watch executions: create, enqueue, retry, cancel, reprioritise, pause; add AI models "
-    "(endpoints: superusers); upload reports; record manual income; report concerns",
+    "(endpoints: superusers); upload reports; record manual income; report concerns; triage blind spots, read alerts "
+    "and edit alert rules",
     OFFER_BUILDERS: "design offers and publish them to Stripe; record manual income; report concerns",
     REVIEWERS: "work the review queue (tasks and concerns), rate task types, edit risk rules and scheduled audits, "
-    "acknowledge failed audits, decide on reports, approve AI model endpoints; read history and the audit log",
+    "acknowledge failed audits, decide on reports, approve AI model endpoints; read history and the audit log; "
+    "triage blind spots, read alerts",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -33,6 +35,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "djstripe.view_product", "djstripe.view_price", "djstripe.view_webhookeventtrigger",
         "safety.add_concern", "safety.view_concern", "safety.view_riskrule", "safety.view_riskrescore",
         "safety.view_safetyaudit", "safety.view_auditrun",
+        "metrics.view_finding", "metrics.change_finding", "metrics.view_alert", "metrics.view_alertrule",
+        "metrics.add_alertrule", "metrics.change_alertrule", "metrics.view_leadtime",
     }),
     OFFER_BUILDERS: frozenset({
         "offers.add_offertemplate", "offers.change_offertemplate", "offers.view_offertemplate",
@@ -42,6 +46,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "income.view_reconciliationrun", "income.view_reconciliationdifference", "income.add_reconciliationrun",
         "djstripe.view_product", "djstripe.view_price",
         "safety.add_concern", "safety.view_concern",
+        "metrics.view_alert", "metrics.view_leadtime",
     }),
     REVIEWERS: frozenset({
         "execution.review_executiontask", "execution.view_executiontask", "execution.view_executionevent",
@@ -57,6 +62,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "safety.add_riskrescore", "safety.view_safetyaudit", "safety.add_safetyaudit", "safety.change_safetyaudit",
         "safety.view_historicalsafetyaudit", "safety.view_auditrun", "safety.change_auditrun",
         "auditlog.view_auditlog",
+        "metrics.view_finding", "metrics.change_finding", "metrics.view_alert", "metrics.view_alertrule",
+        "metrics.view_leadtime",
     }),
 }  # fmt: skip
 

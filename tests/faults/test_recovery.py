@@ -60,8 +60,8 @@ def test_exactly_one_sweep_schedule_however_many_workers(console_deploy):
     [scheduler] = CronScheduler.all(redis)
     scheduler = CronScheduler.fetch(scheduler.name, redis)
     assert sorted(job.name for job in scheduler.get_jobs()) == [
-        "execution-sweep", "income-prune-webhook-bodies", "income-reconcile", "income-stranded-webhooks",
-        "offers-sweep", "safety-audits",
+        "blind-spots", "drift-alerts", "execution-sweep", "income-prune-webhook-bodies", "income-reconcile",
+        "income-stranded-webhooks", "lead-times", "offers-sweep", "safety-audits",
     ]  # fmt: skip
     sweep = next(job for job in scheduler.get_jobs() if job.name == "execution-sweep")
     console.wait_until(lambda: len(sweep.get_job_ids(redis)) >= 3, seconds=30, what="three sweeps")
