@@ -19,11 +19,15 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.core.roles import OFFER_BUILDERS, OPERATORS, REVIEWERS
 from apps.execution.models import AIModel, ExecutionTask, TaskType
 from apps.execution.services import task_create
+from apps.metrics.drift import drift_evaluate
+from apps.metrics.findings import detectors_run
+from apps.metrics.leadtimes import lead_times_refresh
 from apps.offers.models import OfferTemplate
 from apps.offers.starters import offer_starters_create
 from apps.proposals.models import Proposal
@@ -397,3 +401,63 @@ def demo_proposals_ensure(*, now: datetime | None = None) -> tuple[int, int]:
         proposal_ingest(data=text, source="seed_demo")
         imported += 1
     return imported, known
+
+
+DRIFT_MODEL, DRIFT_TYPE = "llama-3.1-70b", "idea_implementation"
+DRIFT_HOURS, DRIFT_RUNS_PER_HOUR = 6, 20
+
+
+def demo_metrics_ensure(*, now: datetime | None = None) -> dict[str, int]:
+    """What the dashboard and alerts need to show something: decisions and tasks on some reports (lead times), a
+    week of steady hourly work for one model and type whose failures jump in the last three hours (a drift
+    alert), then one pass of the detectors, the drift judgement and the lead times."""
+    now = now or timezone.now()
+    added = {"decided reports": 0, "drift tasks": 0}
+    operator = get_user_model().objects.get(username="demo-operator")
+    for n, proposal in enumerate(Proposal.objects.filter(source="seed_demo", decided_at=None).order_by("reported_at")):
+        if n % 3 == 2 or proposal.block_execution:
+            continue
+        implemented = n % 3 == 0 and n < 20
+        tasks = list(ExecutionTask.objects.filter(payload__has_key=DEMO_MARK, status="succeeded",
+                                                  created_at__gt=proposal.reported_at).order_by("created_at")[:2])
+        Proposal.objects.filter(pk=proposal.pk).update(
+            status="implemented" if implemented else "accepted", decided_by=operator,
+            decided_at=proposal.reported_at + timedelta(hours=6 + 11 * n),
+            implemented_by=operator if implemented else None,
+            implemented_at=proposal.reported_at + timedelta(days=2 + n // 2) if implemented else None,
+        )  # fmt: skip
+        proposal.tasks.add(*tasks)
+        added["decided reports"] += 1
+    drift_type = TaskType.objects.get(slug=DRIFT_TYPE)
+    if not ExecutionTask.objects.filter(payload__has_key="drift_demo").exists():
+        rng = random.Random(18)  # noqa: S311 - demo figures
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        rows = []
+        for day in range(8):
+            for back in range(1, DRIFT_HOURS + 1):
+                start = hour - timedelta(days=day, hours=back)
+                failing = 0.45 if day == 0 and back <= 3 else 0.03
+                for _ in range(DRIFT_RUNS_PER_HOUR):
+                    finished = start + timedelta(seconds=rng.randint(60, 3500))
+                    failed = rng.random() < failing
+                    duration = int(2700 * math.exp(rng.gauss(0, 0.4)))
+                    rows.append(ExecutionTask(
+                        task_type=drift_type, ai_model_id=DRIFT_MODEL, status="failed" if failed else "succeeded",
+                        payload={DEMO_MARK: True, "drift_demo": True, "prompt": rng.choice(PROMPTS)}, attempts=1,
+                        error=TRACEBACK.format(error="openai.BadRequestError: Error code: 400 - context length "
+                                                     f"{rng.randint(9000, 9999)} exceeds 8192") if failed else "",
+                        created_at=finished - timedelta(milliseconds=duration + 500), finished_at=finished,
+                        started_at=finished - timedelta(milliseconds=duration), duration_ms=duration,
+                        input_tokens=None if failed else 1500, output_tokens=None if failed else 400,
+                        cost=None if failed else Decimal("0.001220"), created_by=operator,
+                    ))  # fmt: skip
+        ExecutionTask.objects.bulk_create(rows, batch_size=1000)
+        # auto_now_add stamped them now: created just before they started, as the engine would have
+        ExecutionTask.objects.filter(payload__has_key="drift_demo").update(
+            created_at=F("started_at") - timedelta(milliseconds=500)
+        )
+        added["drift tasks"] = len(rows)
+    detectors_run(now)
+    drift_evaluate(now)
+    lead_times_refresh()
+    return added

@@ -60,7 +60,7 @@ class ConsoleCollector:
 
     def queues(self):
         depth = GaugeMetricFamily("opsconsole_queue_jobs", "Jobs waiting in an RQ queue", labels=["queue"])
-        workers = GaugeMetricFamily("opsconsole_queue_workers", "Live RQ workers listening to a queue", labels=["queue"])
+        workers = GaugeMetricFamily("opsconsole_queue_workers", "Live RQ workers on a queue", labels=["queue"])
         for name in settings.RQ_QUEUES:
             queue = django_rq.get_queue(name)
             depth.add_metric([name], queue.count)

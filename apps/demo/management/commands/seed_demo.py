@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.demo.services import (
+    demo_metrics_ensure,
     demo_models_ensure,
     demo_offers_ensure,
     demo_proposals_ensure,
@@ -62,6 +63,9 @@ class Command(BaseCommand):
         imported, known = demo_proposals_ensure()
         blocking = "; the newest blocks execution until a reviewer acknowledges it" if imported else ""
         self.stdout.write(f"Reports: {imported} imported, {known} skipped (already there){blocking}")
+        metrics = demo_metrics_ensure()
+        self.stdout.write("Metrics: " + ", ".join(f"{count} {what}" for what, count in metrics.items()) + " added; "
+                          "blind spots, drift alerts and lead times computed")  # fmt: skip
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in {time.monotonic() - started:.1f} s."))
 
     def _say(self, what: str, added: list[str], verb: str) -> None:
