@@ -51,7 +51,12 @@ def queue_dashboard_urls() -> list:
         else pattern
         for pattern in get_admin_urlpatterns(view_wrapper=operators_only)
     ]
-    return [re_path(r"^stats.json/?$", operators_only(stats_views.stats_json), name="home_json"), *pages]
+    return [
+        re_path(r"^stats.json/?$", operators_only(stats_views.stats_json), name="home_json"),
+        # django-rq's own Prometheus page, linked from its dashboard (prometheus-client is installed for /metrics)
+        re_path(r"^metrics/?$", operators_only(stats_views.prometheus_metrics), name="metrics"),
+        *pages,
+    ]
 
 
 api = DefaultRouter()

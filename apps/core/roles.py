@@ -46,7 +46,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "income.view_reconciliationrun", "income.view_reconciliationdifference", "income.add_reconciliationrun",
         "djstripe.view_product", "djstripe.view_price",
         "safety.add_concern", "safety.view_concern",
-        "metrics.view_alert", "metrics.view_leadtime",
+        "metrics.view_alert",
     }),
     REVIEWERS: frozenset({
         "execution.review_executiontask", "execution.view_executiontask", "execution.view_executionevent",

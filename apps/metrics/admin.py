@@ -47,7 +47,8 @@ class FindingAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     sortable_by = ()
     exact_search_fields = ("id",)
     actions_detail = ("acknowledge", "assign", "mute", "resolve")
-    fields = ("title", "detector", "severity", "status", "rows_behind", "detail", "occurrences", "first_seen",
+    change_form_template = "admin/metrics/finding/change_form.html"
+    fields = ("title", "detector", "severity", "status", "detail", "occurrences", "first_seen",
               "last_seen", "assignee", "muted_until", "resolved_at", "resolved_by", "resolution_note")  # fmt: skip
     readonly_fields = fields
     change_list_template = "admin/metrics/finding/change_list.html"
@@ -77,9 +78,13 @@ class FindingAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def assignee_name(self, finding):
         return finding.assignee.get_username() if finding.assignee_id else "-"
 
-    @display(description="rows behind it")
-    def rows_behind(self, finding):
-        return format_html_join(" · ", '<a href="{}">{}</a>', ((url, label) for label, url in finding.links)) or "-"
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The rows behind the finding, as links the reader may follow (a link to a page they may not see would
+        be a 403)."""
+        finding = Finding.objects.filter(pk=object_id).first()
+        links = [(label, url) for label, url, permission in (finding.links if finding else [])
+                 if request.user.has_perm(permission)]  # fmt: skip
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "finding_links": links})
 
     def _triage(self, request, object_id, *, title, form, submit, apply, summary=""):
         finding = get_object_or_404(Finding, pk=object_id)
@@ -134,6 +139,11 @@ class AlertAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     fields = ("rule_link", "ai_model", "task_type", "status", "chart", "value", "baseline_median", "baseline_spread",
               "limit", "opened_at", "last_seen", "closed_at", "reopened", "notified_at", "rows_behind")  # fmt: skip
     readonly_fields = fields
+
+    def get_fields(self, request, obj=None):
+        """Links only for readers who may follow them (offer builders read alerts, not tasks or rules)."""
+        hidden = {"rule_link": "metrics.view_alertrule", "rows_behind": "execution.view_executiontask"}
+        return [name for name in self.fields if name not in hidden or request.user.has_perm(hidden[name])]
 
     @display(description="status", label=STATUS_COLOURS)
     def status_label(self, alert):

@@ -35,7 +35,7 @@ class Observation:
     fingerprint: str
     title: str
     detail: str = ""
-    links: list[tuple[str, str]] = field(default_factory=list)
+    links: list[tuple[str, str, str]] = field(default_factory=list)  # (label, URL, permission needed to open it)
 
 
 @dataclass
@@ -65,15 +65,16 @@ def detector(name: str, severity: str) -> Callable:
     return register
 
 
-def admin_list(model_label: str, **filters) -> str:
+def admin_list(label: str, model_label: str, **filters) -> tuple[str, str, str]:
+    """A link to a filtered admin list, with the permission its reader needs (the page shows it only to them)."""
     app, model = model_label.split(".")
     url = reverse(f"admin:{app}_{model}_changelist")
-    return f"{url}?{urlencode(filters)}" if filters else url
+    return label, f"{url}?{urlencode(filters)}" if filters else url, f"{app}.view_{model}"
 
 
-def admin_change(model_label: str, pk) -> str:
+def admin_change(label: str, model_label: str, pk) -> tuple[str, str, str]:
     app, model = model_label.split(".")
-    return reverse(f"admin:{app}_{model}_change", args=[pk])
+    return label, reverse(f"admin:{app}_{model}_change", args=[pk]), f"{app}.view_{model}"
 
 
 @detector("stalled_task_type", Severity.CRITICAL)
@@ -103,8 +104,8 @@ def stalled_task_types(look: Look) -> list[Observation]:
             fingerprint=f"type:{task_type.slug}",
             title=f"{task_type.slug}: queued work and no run for {hours} h",
             detail=f"Last run finished in the hour from {last:%Y-%m-%d %H:%M} UTC." if last else "It never ran.",
-            links=[("queued tasks", admin_list("execution.executiontask", status__exact="queued",
-                                               task_type__id__exact=task_type.pk))],
+            links=[admin_list("queued tasks", "execution.executiontask", status__exact="queued",
+                              task_type__id__exact=task_type.pk)],
         ))  # fmt: skip
     return found
 
@@ -120,10 +121,13 @@ def models_without_price(look: Look) -> list[Observation]:
     )  # fmt: skip
     return [
         Observation(
-            fingerprint=f"model:{name}", title=f"{name}: {runs[name]} runs without a price",
+            fingerprint=f"model:{name}",
+            title=f"{name}: {runs[name]} runs without a price",
             detail=f"Runs in the last {settings.METRICS_LOOKBACK_DAYS} days have no known cost; ROI leaves them out.",
-            links=[("model", admin_change("execution.aimodel", pk)),
-                   ("its tasks", admin_list("execution.executiontask", ai_model__name__exact=name))],
+            links=[
+                admin_change("model", "execution.aimodel", pk),
+                admin_list("its tasks", "execution.executiontask", ai_model__name__exact=name),
+            ],
         )  # fmt: skip
         for pk, name in unpriced.filter(name__in=runs).order_by("name").values_list("pk", "name")
     ]
@@ -143,8 +147,7 @@ def unattributed_income(look: Look) -> list[Observation]:
             fingerprint=f"currency:{line['currency']}",
             title=f"{line['events']} income rows ({line['amount']} {line['currency'].upper()}) not attributed",
             detail=f"Last {settings.METRICS_LOOKBACK_DAYS} days: neither a task nor a model is known for them.",
-            links=[("unattributed income", admin_list("income.incomeevent", attributed="no",
-                                                      currency=line["currency"]))],
+            links=[admin_list("unattributed income", "income.incomeevent", attributed="no", currency=line["currency"])],
         )  # fmt: skip
         for line in totals
     ]
@@ -178,10 +181,13 @@ def new_failure_signatures(look: Look) -> list[Observation]:
     ).order_by("first_seen")
     return [
         Observation(
-            fingerprint=f"signature:{sig.signature[:16]}", title=f"New failure: {sig.text}",
+            fingerprint=f"signature:{sig.signature[:16]}",
+            title=f"New failure: {sig.text}",
             detail=f"First seen {sig.first_seen:%Y-%m-%d %H:%M} UTC on task #{sig.first_task_id}; {sig.count} so far.",
-            links=[("first task", admin_change("execution.executiontask", sig.first_task_id)),
-                   ("failed tasks", admin_list("execution.executiontask", status__exact="failed"))],
+            links=[
+                admin_change("first task", "execution.executiontask", sig.first_task_id),
+                admin_list("failed tasks", "execution.executiontask", status__exact="failed"),
+            ],
         )  # fmt: skip
         for sig in recent
     ]
@@ -192,8 +198,9 @@ def unrated_task_types(look: Look) -> list[Observation]:
     """A task type never rated for risk: its tasks all go to review as high risk."""
     return [
         Observation(
-            fingerprint=f"type:{slug}", title=f"{slug}: never rated for risk",
-            links=[("task type", admin_change("execution.tasktype", pk))],
+            fingerprint=f"type:{slug}",
+            title=f"{slug}: never rated for risk",
+            links=[admin_change("task type", "execution.tasktype", pk)],
         )
         for pk, slug in TaskType.objects.filter(risk_rated_at=None).order_by("slug").values_list("pk", "slug")
     ]
@@ -210,7 +217,8 @@ def queues_without_worker(look: Look) -> list[Observation]:
             found.append(Observation(
                 fingerprint=f"queue:{name}", title=f"Queue {name}: {waiting} jobs and no worker",
                 detail="Start a worker (`make run` starts one; `manage.py rqworker` in production).",
-                links=[("queues", reverse("admin:execution_executiontask_queue_statistics"))],
+                links=[("queues", reverse("admin:execution_executiontask_queue_statistics"),
+                        "execution.change_executiontask")],  # the queue page is the operators'
             ))  # fmt: skip
     return found
 
@@ -232,9 +240,10 @@ def unhandled_stripe_events(look: Look) -> list[Observation]:
         rows = cursor.fetchall()
     return [
         Observation(
-            fingerprint=f"type:{event_type}", title=f"Stripe sends {event_type} ({count}x) and nothing handles it",
+            fingerprint=f"type:{event_type}",
+            title=f"Stripe sends {event_type} ({count}x) and nothing handles it",
             detail="Unsubscribe the endpoint from it in Stripe, or teach the ledger (apps/income/booking.py).",
-            links=[("latest delivery", admin_change("djstripe.webhookeventtrigger", last_id))],
+            links=[admin_change("latest delivery", "djstripe.webhookeventtrigger", last_id)],
         )
         for event_type, count, last_id in rows
         if event_type
@@ -295,10 +304,13 @@ def events_out_of_order(look: Look) -> list[Observation]:
     look.new_watermark = until
     return [
         Observation(
-            fingerprint=f"task:{task_id}", title=f"Task #{task_id}: events out of the state machine's order",
+            fingerprint=f"task:{task_id}",
+            title=f"Task #{task_id}: events out of the state machine's order",
             detail=f"{pair} is not a move the state machine allows.",
-            links=[("task", admin_change("execution.executiontask", task_id)),
-                   ("its events", admin_list("execution.executionevent", q=task_id))],
+            links=[
+                admin_change("task", "execution.executiontask", task_id),
+                admin_list("its events", "execution.executionevent", q=task_id),
+            ],
         )  # fmt: skip
         for task_id, pair in rows
     ]

@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from djstripe.models import WebhookEventTrigger
 
 from apps.auditlog.models import AuditLog
@@ -23,6 +24,7 @@ from apps.execution.models import BulkOperation
 from apps.execution.services import execution_pause, task_create
 from apps.income.models import ReconciliationRun, StrandedWebhook
 from apps.income.services import income_record_manual
+from apps.metrics.models import Alert, AlertRule, Finding, LeadTime
 from apps.offers.models import OfferTemplate
 from apps.proposals.services import proposal_ingest
 from apps.safety.models import AuditRun, ReviewQueueTask, RiskRescore, RiskRule, SafetyAudit
@@ -169,8 +171,30 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("auditlog.auditlog", "change"): NOBODY,
     ("auditlog.auditlog", "delete"): NOBODY,
     ("auditlog.auditlog", "export"): {SU, RV},
+    ("metrics.finding", "view"): {SU, OP, RV},
+    ("metrics.finding", "add"): NOBODY,  # detectors write them
+    ("metrics.finding", "change"): NOBODY,  # triaged through its actions
+    ("metrics.finding", "delete"): NOBODY,
+    ("metrics.finding", "acknowledge"): {SU, OP, RV},
+    ("metrics.finding", "assign"): {SU, OP, RV},
+    ("metrics.finding", "mute"): {SU, OP, RV},
+    ("metrics.finding", "resolve"): {SU, OP, RV},
+    ("metrics.alert", "view"): {SU, OP, OB, RV},
+    ("metrics.alert", "add"): NOBODY,
+    ("metrics.alert", "change"): NOBODY,
+    ("metrics.alert", "delete"): NOBODY,
+    ("metrics.alertrule", "view"): {SU, OP, RV},
+    ("metrics.alertrule", "add"): {SU, OP},
+    ("metrics.alertrule", "change"): {SU, OP},
+    ("metrics.alertrule", "delete"): {SU},
+    ("metrics.alertrule", "bulk:delete_selected"): {SU},
+    ("metrics.leadtime", "view"): {SU, OP, RV},
+    ("metrics.leadtime", "add"): NOBODY,
+    ("metrics.leadtime", "change"): NOBODY,
+    ("metrics.leadtime", "delete"): NOBODY,
+    ("metrics.leadtime", "slowest"): {SU, OP, RV},
 }
-OUR_APPS = {"execution", "proposals", "offers", "income", "safety", "auditlog"}
+OUR_APPS = {"execution", "proposals", "offers", "income", "safety", "auditlog", "metrics"}
 # Other apps' admin pages (dj-stripe, auth, tokens, lockouts): roles see only these; the superuser is not judged
 # there, beyond never getting a 5xx.
 THIRD_PARTY_VIEW = {"djstripe.product": {OP, OB}, "djstripe.price": {OP, OB}, "djstripe.webhookeventtrigger": {OP}}
@@ -196,7 +220,7 @@ QUEUE_PAGES = [  # django-rq's pages: operators (and superusers) only; its own a
     "/admin/rq/queues/0/deferred/", "/admin/rq/queues/0/details/", "/admin/rq/workers/0/",
     "/admin/rq/queues/0/empty/", "/admin/rq/queues/0/requeue-all/", "/admin/rq/queues/0/failed/clear/",
     "/admin/rq/queues/confirm-action/0/", "/admin/rq/queues/actions/0/", "/admin/rq/queues/0/no-such-job/delete/",
-    "/admin/rq/schedulers/0/",
+    "/admin/rq/schedulers/0/", "/admin/rq/metrics/",
 ]  # fmt: skip
 GET_CAPABILITY = {"changelist": "view", "change": "view", "history": "view", "simple_history": "history"}
 POST_CAPABILITY = {"changelist": "list_post", "history": "view", "simple_history": "revert"}
@@ -270,6 +294,18 @@ def samples():
     rows["safety.safetyaudit"] = audit
     rows["safety.auditrun"] = AuditRun.objects.create(audit=audit, passed=False, figures={"overdue": 1})
     rows["auditlog.auditlog"] = AuditLog.objects.order_by("pk").first()
+    now = timezone.now()
+    rows["metrics.finding"] = Finding.objects.create(
+        detector="unrated_task_type", fingerprint="type:x", title="x: never rated", first_seen=now, last_seen=now,
+        links=[["task type", reverse("admin:execution_tasktype_change", args=[task.task_type_id]),
+                "execution.view_tasktype"]],
+    )  # fmt: skip
+    rows["metrics.alertrule"] = AlertRule.objects.order_by("pk").first()
+    rows["metrics.alert"] = Alert.objects.create(rule=rows["metrics.alertrule"], ai_model=ai_model.name,
+                                                 task_type=task.task_type, value=0.4, limit=0.1, opened_at=now,
+                                                 last_seen=now)  # fmt: skip
+    rows["metrics.leadtime"] = LeadTime.objects.create(category="cost", month=date(2026, 11, 1), stage="accepted",
+                                                       proposals=3, median_seconds=3600, p90_seconds=7200)  # fmt: skip
     return rows
 
 

@@ -8,7 +8,7 @@ from django.db import migrations
 GRANTS = {
     "Operators": ["view_finding", "change_finding", "view_alert", "view_alertrule", "add_alertrule",
                   "change_alertrule", "view_leadtime"],
-    "Offer builders": ["view_alert", "view_leadtime"],
+    "Offer builders": ["view_alert"],
     "Reviewers": ["view_finding", "change_finding", "view_alert", "view_alertrule", "view_leadtime"],
 }  # fmt: skip
 RULES = [  # (name, metric, minimum runs in an hour to judge it)
