@@ -76,7 +76,7 @@ def status_now() -> list[dict]:
     rows = []
     for status in WAITING_STATUSES:
         count = ExecutionTask.objects.filter(status=status)[: COUNT_CAP + 1].count()
-        rows.append({"status": status.label, "count": f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}",
+        rows.append({"status": status.value.replace("_", " "), "count": f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}",
                      "url": task_list(status__exact=status.value)})  # fmt: skip
     since = timezone.now() - timedelta(hours=24)
     finished = TaskRollup.objects.filter(grain=RollupGrain.HOUR, period__gte=since).aggregate(

@@ -12,13 +12,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import django_rq
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, Q, Sum
+from django.db.models import F, Max, Q, Sum
 from django.urls import reverse
 from rq import Worker
 
@@ -162,23 +162,31 @@ def failure_signature(error: str) -> tuple[str, str]:
     return hashlib.sha256(text.encode()).hexdigest(), text
 
 
+# Rows are read up to this long before now: a worker's transaction that stamped finished_at (or wrote an event)
+# commits within it, so a row committed late is still read by the next look.
+COMMIT_LAG = timedelta(minutes=1)
+
+
 @detector("new_failure_signature", Severity.WARNING)
 def new_failure_signatures(look: Look) -> list[Observation]:
     """A failure signature never seen before (new for METRICS_NEW_FAILURE_HOURS)."""
-    failed = (
-        ExecutionTask.objects.filter(status=TaskStatus.FAILED, finished_at__isnull=False, id__gt=look.watermark)
-        .order_by("id").values_list("id", "error", "finished_at")[:5000]
-    )  # fmt: skip
-    for task_id, error, finished_at in failed:
+    # The watermark is a time (microseconds since the epoch): tasks fail out of id order, and a retried task
+    # fails again with a later finished_at.
+    since = datetime.fromtimestamp(look.watermark / 1_000_000, tz=UTC) if look.watermark else None
+    until = look.now - COMMIT_LAG
+    failed = ExecutionTask.objects.filter(status=TaskStatus.FAILED, finished_at__lte=until)
+    if since is not None:
+        failed = failed.filter(finished_at__gt=since)
+    for task_id, error, finished_at in failed.order_by("finished_at", "id").values_list("id", "error", "finished_at"):
         signature, text = failure_signature(error)
-        known, created = FailureSignature.objects.get_or_create(
+        known, _ = FailureSignature.objects.get_or_create(
             signature=signature, defaults={"text": text, "first_seen": finished_at, "first_task_id": task_id}
         )
-        FailureSignature.objects.filter(pk=known.pk).update(count=known.count + 1)
-        look.new_watermark = task_id
+        FailureSignature.objects.filter(pk=known.pk).update(count=F("count") + 1)
+    look.new_watermark = int(until.timestamp() * 1_000_000)
     recent = FailureSignature.objects.filter(
         first_seen__gte=look.now - timedelta(hours=settings.METRICS_NEW_FAILURE_HOURS)
-    ).order_by("first_seen")
+    ).order_by("first_seen", "first_task_id")
     return [
         Observation(
             fingerprint=f"signature:{sig.signature[:16]}",
@@ -257,7 +265,8 @@ EVENT_STATUS = {
     ExecutionEvent.Kind.COMPLETED: {TaskStatus.SUCCEEDED},
     ExecutionEvent.Kind.FAILED: {TaskStatus.FAILED},
     ExecutionEvent.Kind.RETRIED: {TaskStatus.QUEUED},
-    ExecutionEvent.Kind.CANCELLED: {TaskStatus.CANCELLED},
+    # A running task's cancellation is first requested (status unchanged), then done at its next safe point.
+    ExecutionEvent.Kind.CANCELLED: {TaskStatus.CANCELLED, TaskStatus.RUNNING},
     ExecutionEvent.Kind.APPROVED: {TaskStatus.PENDING},
     ExecutionEvent.Kind.REJECTED: {TaskStatus.CANCELLED},
     ExecutionEvent.Kind.ENQUEUE_FAILED: {TaskStatus.PENDING},
@@ -267,12 +276,18 @@ EVENT_STATUS = {
 
 
 def allowed_event_pairs() -> list[list[str]]:
-    """Every (event, next event) the state machine allows: the second's status reachable from the first's."""
+    """Every (event, next event) the state machine allows: the second's status reachable from the first's (or,
+    for a cancellation request, the status it leaves as it was)."""
     return [
         [first, second]
         for first, left in EVENT_STATUS.items()
         for second, right in EVENT_STATUS.items()
-        if second != ExecutionEvent.Kind.CREATED and any(r in TRANSITIONS[status] for status in left for r in right)
+        if second != ExecutionEvent.Kind.CREATED
+        and any(
+            after in TRANSITIONS[before] or (second == ExecutionEvent.Kind.CANCELLED and after == before)
+            for before in left
+            for after in right
+        )
     ]
 
 
@@ -281,7 +296,7 @@ WITH touched AS (
     SELECT DISTINCT task_id FROM execution_events WHERE id > %(watermark)s AND id <= %(until)s
     UNION SELECT unnest(%(recheck)s::bigint[])
 ), ordered AS (
-    SELECT e.task_id, e.id, e.kind, lag(e.kind) OVER (PARTITION BY e.task_id ORDER BY e.created_at, e.id) AS previous
+    SELECT e.task_id, e.id, e.kind, lag(e.kind) OVER (PARTITION BY e.task_id ORDER BY e.id) AS previous
     FROM execution_events e JOIN touched USING (task_id)
 )
 SELECT task_id, min(previous || ' -> ' || kind) FROM ordered
@@ -294,7 +309,10 @@ GROUP BY task_id ORDER BY task_id LIMIT 500
 @detector("event_order_broken", Severity.CRITICAL)
 def events_out_of_order(look: Look) -> list[Observation]:
     """Tasks whose events break the state machine's order (a status change that bypassed the funnel)."""
-    until = ExecutionEvent.objects.aggregate(last=Max("id"))["last"] or 0
+    # Events of one task are written one transaction after another (each holds the task's row): id order is their
+    # order, whatever the writers' clocks say.
+    until = ExecutionEvent.objects.filter(created_at__lte=look.now - COMMIT_LAG).aggregate(last=Max("id"))["last"] or 0
+    until = max(until, look.watermark)
     recheck = [int(fp.split(":")[1]) for fp in look.open_fingerprints if fp.startswith("task:")]
     allowed = json.dumps([{"a": a, "b": b} for a, b in allowed_event_pairs()])
     with connection.cursor() as cursor:
