@@ -5,15 +5,17 @@
 Builds one scratch database per size (`<name>_scale_10k`, `<name>_scale_10m`, ...) the way a restore would:
 `migrate`, the secondary indexes dropped, tasks (about 3.9 events each), income rows (0.3 per task) and
 proposals (1 per 100 tasks, at least 1,000) generated in SQL with `generate_series` with triggers off, the
-indexes built again, the rollups rebuilt (`rollups_rebuild`) and `VACUUM ANALYZE`. A database already
+indexes built again, the rollups rebuilt (`rollups_rebuild`), blind-spot findings (1 per 100 tasks) and alerts
+(1 per 1,000) added, one `metrics_refresh` (detectors, drift, lead times) and `VACUUM ANALYZE`. A database already
 loaded for the same size, migrations and generator is reused (`--reload` to build it again; `--drop` to remove
 them at the end).
 
 Then a child process per size, with the production settings (DEBUG off, static files collected), serves in
 process through Django's test client, signed in as a superuser: every changelist of the console's apps
 (default, each filter's first choice, a search, the deepest page offered), one change page per model, the admin
-index, the ROI and queue pages, the live task list, and the API's big lists. Server time is the median of
---rounds after a warm-up, the query count the warm-up's. The sizes are measured in --passes alternating passes
+index (the operations dashboard), the ROI, queue and slowest-proposals pages, the live task list, and the API's
+big lists. Server time is the median of --rounds after a warm-up, the query count the warm-up's. The sizes are
+measured in --passes alternating passes
 and each page keeps its best median, so that a moment of background work on the machine does not count against
 one size only. Prints the ratio of the largest size to the smallest for each page and ends with
 `worst ratio: N.NN (<page>)`.
@@ -35,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1M": 1_000_000, "10M": 10_000_000}
 CHUNK = 1_000_000
-BIG_TABLES = ("execution_tasks", "execution_events", "income_events", "proposals_proposal")
+BIG_TABLES = ("execution_tasks", "execution_events", "income_events", "proposals_proposal", "metrics_findings",
+              "metrics_alerts")
 MODELS = ("gpt-4o", "claude-sonnet-4", "Qwen/Qwen2.5-Coder-32B-Instruct", "llama-3.1-70b")
 IDLE_MODEL = "never-used-model"  # filter choices include models without rows: the rarest filter there is
 CATEGORIES = ("performance", "reliability", "security", "cost", "observability", "ethics")
@@ -117,6 +120,32 @@ CROSS JOIN LATERAL (SELECT CASE WHEN (t.id / 3) %% 500 = 0 THEN 'manual' WHEN (t
                                 ELSE 'payment' END AS kind) AS k
 WHERE t.id BETWEEN %(low)s AND %(high)s AND t.id %% 10 IN (0, 3, 6)
 """
+# Blind-spot findings (1 per 100 tasks, most long resolved) and alerts (1 per 1,000 tasks, most closed), spread over
+# the year as the detectors and the drift judgement would have left them.
+FINDINGS_SQL = """
+INSERT INTO metrics_findings (detector, fingerprint, severity, title, detail, links, status, occurrences, first_seen,
+    last_seen, muted_until, resolved_at, resolution_note, assignee_id, resolved_by_id)
+SELECT (ARRAY['stalled_task_type', 'model_without_price', 'unattributed_income', 'new_failure_signature',
+              'unrated_task_type', 'queue_without_worker', 'unhandled_stripe_event', 'event_order_broken'])[1 + g %% 8],
+    'bench:' || g, (ARRAY['info', 'warning', 'critical'])[1 + g %% 3], 'Bench finding ' || g, '', '[]'::jsonb,
+    CASE WHEN g %% 50 = 0 THEN 'open' WHEN g %% 50 = 1 THEN 'acknowledged' WHEN g %% 50 = 2 THEN 'muted'
+         ELSE 'resolved' END,
+    1 + g %% 40, t.at, t.at + interval '3 hours', NULL, CASE WHEN g %% 50 > 2 THEN t.at + interval '4 hours' END, '',
+    NULL, NULL
+FROM generate_series(1, %(findings)s) AS g,
+    LATERAL (SELECT now() - power((%(findings)s - g)::float8 / %(findings)s, 2) * interval '365 days' AS at) AS t
+"""
+ALERTS_SQL = """
+INSERT INTO metrics_alerts (rule_id, ai_model, task_type_id, status, value, baseline_median, baseline_spread, "limit",
+    series, opened_at, last_seen, closed_at, reopened, notified_at)
+SELECT r.ids[1 + g %% array_length(r.ids, 1)], (%(models)s::text[])[1 + g %% 4],
+    (%(types)s::bigint[])[1 + (g / 4) %% 4],
+    CASE WHEN g > %(alerts)s - 5 THEN 'open' ELSE 'closed' END, 0.3, 0.02, 0.01, 0.05, '[]'::jsonb, t.at,
+    t.at + interval '2 hours', CASE WHEN g <= %(alerts)s - 5 THEN t.at + interval '2 hours' END, 0, t.at
+FROM generate_series(1, %(alerts)s) AS g,
+    (SELECT array_agg(id ORDER BY id) AS ids FROM metrics_alert_rules) AS r,
+    LATERAL (SELECT now() - power((%(alerts)s - g)::float8 / %(alerts)s, 2) * interval '365 days' AS at) AS t
+"""
 PROPOSALS_SQL = """
 INSERT INTO proposals_proposal (report_id, reported_at, severity, block_execution, category, body, risks,
     mitigations, raw_text, source, received_at, status, reviewer_comment, acknowledged_at, decided_at,
@@ -158,7 +187,8 @@ def latest_migrations() -> str:
 
 
 def label(url: str, tasks: int) -> str:
-    digest = hashlib.sha256((latest_migrations() + TASKS_SQL + EVENTS_SQL + INCOME_SQL + PROPOSALS_SQL).encode())
+    digest = hashlib.sha256((latest_migrations() + TASKS_SQL + EVENTS_SQL + INCOME_SQL + PROPOSALS_SQL + FINDINGS_SQL
+                              + ALERTS_SQL).encode())
     return f"admin_scale {tasks} tasks; schema and data {digest.hexdigest()[:12]}"
 
 
@@ -208,6 +238,8 @@ def load(url: str, tasks: int) -> float:
             db.execute(INCOME_SQL, chunk)
             print(f"  {name}: tasks {high:,} of {tasks:,} ({time.perf_counter() - started:.0f} s)", flush=True)
         db.execute(PROPOSALS_SQL, {**parameters, "low": 1, "high": parameters["proposals"]})
+        db.execute(FINDINGS_SQL, {"findings": max(tasks // 100, 1000)})
+        db.execute(ALERTS_SQL, {**parameters, "alerts": max(tasks // 1000, 100)})
         print(f"  {name}: building {len(indexes)} indexes", flush=True)
         for _table, _index, definition in indexes:
             db.execute(definition)
@@ -215,6 +247,7 @@ def load(url: str, tasks: int) -> float:
             db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         db.execute("SET session_replication_role = origin")
     manage(url, "rollups_rebuild")
+    manage(url, "metrics_refresh")  # detectors' first look, drift judgement, lead times
     with psycopg.connect(urlsplit(url)._replace(scheme="postgresql").geturl(), autocommit=True) as db:
         print(f"  {name}: VACUUM ANALYZE", flush=True)
         db.execute("VACUUM ANALYZE")
@@ -283,6 +316,7 @@ def pages(client, tasks: int) -> list[tuple[str, str]]:
             found.append((f"{name} page", reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])))
     found += [
         ("income ROI", reverse("admin:income_incomeevent_roi")),
+        ("slowest proposals", reverse("admin:metrics_leadtime_slowest")),
         ("queues", reverse("admin:execution_executiontask_queue_statistics")),
         ("live task list (JSON)", reverse("admin:execution_executiontask_live")),
         ("API tasks", "/api/tasks/"),

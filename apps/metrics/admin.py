@@ -16,7 +16,7 @@ from .admin_views import alert_chart, lead_times_page
 from .detectors import DETECTORS
 from .findings import finding_acknowledge, finding_assign, finding_mute, finding_resolve
 from .forms import AlertRuleForm, FindingAssignForm, FindingMuteForm
-from .models import Alert, AlertRule, Finding, LeadTime
+from .models import UNRESOLVED, Alert, AlertRule, Finding, LeadTime
 
 SEVERITY_COLOURS = {"info": "info", "warning": "warning", "critical": "danger"}
 STATUS_COLOURS = {"open": "danger", "acknowledged": "warning", "muted": "info", "resolved": "success",
@@ -54,7 +54,7 @@ class FindingAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     change_list_template = "admin/metrics/finding/change_list.html"
 
     def changelist_view(self, request, extra_context=None):
-        counts = (Finding.objects.exclude(status=Finding.Status.RESOLVED).values("detector", "severity")
+        counts = (Finding.objects.filter(status__in=UNRESOLVED).values("detector", "severity")
                   .annotate(n=Count("id")).order_by("detector", "severity"))  # fmt: skip
         table: dict[str, dict[str, int]] = {}
         for line in counts:

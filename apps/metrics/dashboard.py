@@ -76,7 +76,8 @@ def status_now() -> list[dict]:
     rows = []
     for status in WAITING_STATUSES:
         count = ExecutionTask.objects.filter(status=status)[: COUNT_CAP + 1].count()
-        rows.append({"status": status.value.replace("_", " "), "count": f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}",
+        shown = f"{COUNT_CAP:,}+" if count > COUNT_CAP else f"{count:,}"
+        rows.append({"status": status.value.replace("_", " "), "count": shown,
                      "url": task_list(status__exact=status.value)})  # fmt: skip
     since = timezone.now() - timedelta(hours=24)
     finished = TaskRollup.objects.filter(grain=RollupGrain.HOUR, period__gte=since).aggregate(
@@ -179,7 +180,7 @@ def lead_times() -> list[dict]:
 
 
 def blind_spots() -> dict:
-    open_findings = Finding.objects.exclude(status__in=[Finding.Status.RESOLVED, Finding.Status.MUTED])
+    open_findings = Finding.objects.filter(status__in=[Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED])
     by_detector = list(open_findings.values("detector", "severity").annotate(n=Count("id")).order_by("-n")[:12])
     changelist = reverse("admin:metrics_finding_changelist")
     for line in by_detector:

@@ -61,6 +61,9 @@ class Finding(models.Model):
         return self.title
 
 
+UNRESOLVED = [Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED, Finding.Status.MUTED]  # read through the status index
+
+
 class DetectorState(models.Model):
     """Where a detector that reads only new rows stopped last time, and when it last ran."""
 

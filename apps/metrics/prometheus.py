@@ -27,7 +27,7 @@ from apps.income.models import RollupGrain, TaskRollup
 from apps.income.rollups import DURATION_BUCKETS, bucket_upper_ms
 
 from .dashboard import COUNT_CAP, WAITING_STATUSES
-from .models import Alert, Finding
+from .models import UNRESOLVED, Alert, Finding
 
 BUCKET_STRIDE = 4  # every 4th histogram bucket becomes a Prometheus bucket (x2.44 apart): 25 series per pair
 
@@ -45,7 +45,7 @@ class ConsoleCollector:
         yield from self.rollups()
         findings = GaugeMetricFamily("opsconsole_findings_open", "Blind spots not resolved", labels=["detector",
                                      "severity"])  # fmt: skip
-        for line in (Finding.objects.exclude(status=Finding.Status.RESOLVED).values("detector", "severity")
+        for line in (Finding.objects.filter(status__in=UNRESOLVED).values("detector", "severity")
                      .annotate(n=Count("id"))):  # fmt: skip
             findings.add_metric([line["detector"], line["severity"]], line["n"])
         yield findings
