@@ -444,8 +444,9 @@ def demo_metrics_ensure(*, now: datetime | None = None) -> dict[str, int]:
                     rows.append(ExecutionTask(
                         task_type=drift_type, ai_model_id=DRIFT_MODEL, status="failed" if failed else "succeeded",
                         payload={DEMO_MARK: True, "drift_demo": True, "prompt": rng.choice(PROMPTS)}, attempts=1,
-                        error=TRACEBACK.format(error="openai.BadRequestError: Error code: 400 - context length "
-                                                     f"{rng.randint(9000, 9999)} exceeds 8192") if failed else "",
+                        error=TRACEBACK.format(error=(
+                            f"openai.BadRequestError: Error code: 400 - context length {rng.randint(9000, 9999)} "
+                            "exceeds 8192" if day == 0 else rng.choice(ERRORS))) if failed else "",
                         created_at=finished - timedelta(milliseconds=duration + 500), finished_at=finished,
                         started_at=finished - timedelta(milliseconds=duration), duration_ms=duration,
                         input_tokens=None if failed else 1500, output_tokens=None if failed else 400,

@@ -136,8 +136,8 @@ class AlertAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     ordering = ("-opened_at", "-id")
     sortable_by = ()
     exact_search_fields = ("id",)
-    fields = ("rule_link", "ai_model", "task_type", "status", "chart", "value", "baseline_median", "baseline_spread",
-              "limit", "opened_at", "last_seen", "closed_at", "reopened", "notified_at", "rows_behind")  # fmt: skip
+    fields = ("rule_link", "ai_model", "task_type", "status", "chart", "value_text", "baseline_text", "limit_text",
+              "opened_at", "last_seen", "closed_at", "reopened", "notified_at", "rows_behind")  # fmt: skip
     readonly_fields = fields
 
     def get_fields(self, request, obj=None):
@@ -159,7 +159,13 @@ class AlertAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
 
     @display(description="baseline")
     def baseline_text(self, alert):
-        return "-" if alert.baseline_median is None else f"{alert.baseline_median:.4g} ± {alert.baseline_spread:.2g}"
+        if alert.baseline_median is None:
+            return "- (fixed threshold)"
+        return f"{alert.baseline_median:.4g} median, {alert.baseline_spread:.2g} spread"
+
+    @display(description="limit")
+    def limit_text(self, alert):
+        return f"{alert.limit:.4g} (beyond it the metric counts as drifted)"
 
     @display(description="rule")
     def rule_link(self, alert):

@@ -212,5 +212,6 @@ def dashboard_callback(request, context: dict) -> dict:
         sections["holds"] = list(ScopedHold.objects.select_related("task_type").order_by("created_at")[:20])
     context.update(sections)
     context["dashboard"] = bool(sections)
+    context["title"] = "Operations dashboard"
     context["chart_height"] = CHART_HEIGHT
     return context

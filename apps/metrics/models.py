@@ -126,7 +126,7 @@ class AlertRule(models.Model):
         default=2, help_text="Consecutive hours beyond the limit before an alert opens."
     )
     min_runs = models.PositiveIntegerField(default=10, help_text="Hours with fewer runs are not judged.")
-    ai_model = models.CharField(max_length=200, blank=True, help_text="Empty: every model.")
+    ai_model = models.CharField("AI model", max_length=200, blank=True, help_text="Empty: every model.")
     task_type = models.ForeignKey(
         TaskType, on_delete=models.CASCADE, null=True, blank=True, related_name="+", help_text="Empty: every type."
     )
@@ -154,7 +154,7 @@ class Alert(models.Model):
         CLOSED = "closed"
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="alerts")
-    ai_model = models.CharField(max_length=200)
+    ai_model = models.CharField("AI model", max_length=200)
     task_type = models.ForeignKey(TaskType, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
     value = models.FloatField(help_text="The metric in the last hour judged.")
@@ -193,10 +193,10 @@ class LeadTime(models.Model):
     dashboard reads a few rows."""
 
     class Stage(models.TextChoices):
-        ACCEPTED = "accepted"
+        ACCEPTED = "accepted", "accepted"
         FIRST_TASK = "first_task", "first task created"
         TASK_SUCCEEDED = "task_succeeded", "a task succeeded"
-        IMPLEMENTED = "implemented"
+        IMPLEMENTED = "implemented", "implemented"
 
     category = models.CharField(max_length=100)
     month = models.DateField(help_text="First day of the month the report was written.")
