@@ -6,7 +6,8 @@ Builds one scratch database per size (`<name>_scale_10k`, `<name>_scale_10m`, ..
 `migrate`, the secondary indexes dropped, tasks (about 3.9 events each), income rows (0.3 per task) and
 proposals (1 per 100 tasks, at least 1,000) generated in SQL with `generate_series` with triggers off, the
 indexes built again, the rollups rebuilt (`rollups_rebuild`), blind-spot findings (1 per 100 tasks) and alerts
-(1 per 1,000) added, one `metrics_refresh` (detectors, drift, lead times) and `VACUUM ANALYZE`. A database already
+(1 per 1,000; each at least 10,500, the deepest page lists offer) added, one `metrics_refresh` (detectors, drift,
+lead times) and `VACUUM ANALYZE`. A database already
 loaded for the same size, migrations and generator is reused (`--reload` to build it again; `--drop` to remove
 them at the end).
 
@@ -238,8 +239,9 @@ def load(url: str, tasks: int) -> float:
             db.execute(INCOME_SQL, chunk)
             print(f"  {name}: tasks {high:,} of {tasks:,} ({time.perf_counter() - started:.0f} s)", flush=True)
         db.execute(PROPOSALS_SQL, {**parameters, "low": 1, "high": parameters["proposals"]})
-        db.execute(FINDINGS_SQL, {"findings": max(tasks // 100, 1000)})
-        db.execute(ALERTS_SQL, {**parameters, "alerts": max(tasks // 1000, 100)})
+        # at least enough rows at every size to fill the deepest page a list offers (10,000 rows in)
+        db.execute(FINDINGS_SQL, {"findings": max(tasks // 100, 10_500)})
+        db.execute(ALERTS_SQL, {**parameters, "alerts": max(tasks // 1000, 10_500)})
         print(f"  {name}: building {len(indexes)} indexes", flush=True)
         for _table, _index, definition in indexes:
             db.execute(definition)

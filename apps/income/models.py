@@ -127,6 +127,8 @@ class IncomeEvent(models.Model):
             models.Index(fields=["ai_model", "task_type", "-occurred_at"], name="income_attribution_idx"),
             models.Index(fields=["stripe_object_id"], name="income_stripe_object_idx"),
             models.Index(fields=["stripe_event_id"], name="income_stripe_event_idx"),
+            # The ledger's search by charge id (the other ids it searches have an index of their own).
+            models.Index(fields=["charge_id"], name="income_charge_idx", condition=~Q(charge_id="")),
             # The ledger list (newest first) and its filters.
             models.Index(fields=["-occurred_at", "-id"], name="income_occurred_id_idx"),
             models.Index(fields=["kind", "-occurred_at", "-id"], name="income_kind_idx"),

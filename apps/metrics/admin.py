@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -81,7 +82,7 @@ class FindingAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The rows behind the finding, as links the reader may follow (a link to a page they may not see would
         be a 403)."""
-        finding = Finding.objects.filter(pk=object_id).first()
+        finding = self.get_object(request, unquote(object_id))
         links = [(label, url) for label, url, permission in (finding.links if finding else [])
                  if request.user.has_perm(permission)]  # fmt: skip
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "finding_links": links})
@@ -191,6 +192,7 @@ class AlertRuleAdmin(ModelAdmin):
     list_display = ("name", "metric", "kind", "deviations", "threshold", "sustain_hours", "min_runs", "scope",
                     "enabled")  # fmt: skip
     list_filter = ("metric", "kind", "enabled")
+    list_select_related = ("task_type",)
 
     @display(description="applies to")
     def scope(self, rule):

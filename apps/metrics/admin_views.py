@@ -6,8 +6,7 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 
-from .leadtimes import slowest_proposals
-from .models import Alert
+from .models import Alert, SlowProposal
 
 CHART_WIDTH, CHART_HEIGHT = 720, 140
 
@@ -42,9 +41,16 @@ def alert_chart(alert: Alert) -> str:
     })  # fmt: skip
 
 
+def slowest_by_stage() -> dict[str, list[SlowProposal]]:
+    stages: dict[str, list[SlowProposal]] = {}
+    for row in SlowProposal.objects.select_related("proposal").order_by("stage", "rank"):
+        stages.setdefault(row.stage, []).append(row)
+    return stages
+
+
 def lead_times_page(model_admin, request):
     context = {
         **model_admin.admin_site.each_context(request), "title": "Slowest proposals", "opts": model_admin.opts,
-        "slowest": slowest_proposals(),
+        "slowest": slowest_by_stage(),
     }  # fmt: skip
     return TemplateResponse(request, "admin/metrics/slowest.html", context)

@@ -159,8 +159,9 @@ def money_by_pair(today: date) -> dict:
         "url": f"{roi}?{urlencode({'since': since.isoformat(), 'until': today.isoformat()})}",
         "rows": [{"row": row, "cost_width": float(100 * row.cost / top),
                   "income_width": float(100 * row.income_net / top),
-                  "url": f"{ledger}?" + urlencode({"ai_model__name__exact": row.ai_model,
-                                                   "task_type__id__exact": type_ids.get(row.task_type, "")})}
+                  "url": f"{ledger}?" + urlencode({key: value for key, value in (
+                      ("ai_model__name__exact", row.ai_model), ("task_type__id__exact", type_ids.get(row.task_type)))
+                      if value is not None})}
                  for row in rows],
         "total": report.total,
     }  # fmt: skip
@@ -180,7 +181,7 @@ def lead_times() -> list[dict]:
 
 
 def blind_spots() -> dict:
-    open_findings = Finding.objects.filter(status__in=[Finding.Status.OPEN, Finding.Status.ACKNOWLEDGED])
+    open_findings = Finding.objects.filter(status=Finding.Status.OPEN)
     by_detector = list(open_findings.values("detector", "severity").annotate(n=Count("id")).order_by("-n")[:12])
     changelist = reverse("admin:metrics_finding_changelist")
     for line in by_detector:

@@ -22,7 +22,16 @@ from django.db.models import Count, F, Max, Min, Q, Sum
 from django.urls import reverse
 from rq import Worker
 
-from apps.execution.models import AIModel, ExecutionEvent, ExecutionTask, TaskStatus, TaskType, error_summary
+from apps.execution.models import (
+    AIModel,
+    ExecutionEvent,
+    ExecutionTask,
+    ScopedHold,
+    TaskStatus,
+    TaskType,
+    error_summary,
+)
+from apps.execution.services.control import execution_control
 from apps.execution.services.transitions import INITIAL_STATUSES, TRANSITIONS
 from apps.income.booking import HANDLERS
 from apps.income.models import IncomeRollup, RollupGrain, TaskRollup
@@ -82,9 +91,13 @@ def stalled_task_types(look: Look) -> list[Observation]:
     """A task type with queued work and no run for METRICS_STALLED_AFTER_HOURS."""
     hours = settings.METRICS_STALLED_AFTER_HOURS
     since = look.now - timedelta(hours=hours)
+    if execution_control().paused:
+        return []  # nothing starts while paused: the banner says why, it is no blind spot
+    held = set(ScopedHold.objects.filter(task_type__isnull=False).values_list("task_type_id", flat=True))
     waiting = set(
-        ExecutionTask.objects.filter(status=TaskStatus.QUEUED).values_list("task_type_id", flat=True).distinct()
-    )
+        ExecutionTask.objects.filter(status=TaskStatus.QUEUED, queued_at__lte=since)
+        .values_list("task_type_id", flat=True).distinct()
+    ) - held  # fmt: skip
     if not waiting:
         return []
     ran = set(
@@ -306,7 +319,7 @@ WITH touched AS (
 SELECT task_id, min(previous || ' -> ' || kind) FROM ordered
 WHERE previous IS NOT NULL AND NOT (ARRAY[previous, kind]::text[] = ANY(
     SELECT ARRAY[a, b] FROM jsonb_to_recordset(%(allowed)s::jsonb) AS p(a text, b text)))
-GROUP BY task_id ORDER BY task_id LIMIT 500
+GROUP BY task_id ORDER BY task_id
 """
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import Alert, AlertRule, Metric
@@ -25,6 +25,7 @@ WORSE = {
     Metric.REJECTION_RATE: 1, Metric.CONCERN_RATE: 1,
 }  # fmt: skip
 SERIES_HOURS = 24
+DRIFT_LOCK = 7245082  # advisory lock key
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ def judge(rule: AlertRule, hours: dict[datetime, HourFigures], hour: datetime) -
     if rule.kind != AlertRule.Kind.DRIFT:
         return Judgement(hour, value, None, None, float(rule.threshold), rises=rises)
     history = same_hour_history(hours, hour, rule.metric, rule.min_runs)
-    baseline = baseline_of(rule.metric, history, figures.runs if figures else 0)
+    judged = 0 if not figures else (
+        figures.approved + figures.rejected if rule.metric == Metric.REJECTION_RATE else figures.runs
+    )  # the count the rate is of: its sampling noise sets the least spread
+    baseline = baseline_of(rule.metric, history, judged)
     if baseline is None:
         return Judgement(hour, value, None, None, None, rises=rises)
     limit = baseline.median + (1 if rises else -1) * float(rule.deviations) * baseline.spread
@@ -69,13 +73,26 @@ def drift_evaluate(now: datetime | None = None) -> dict[str, int]:
     since = current - timedelta(days=settings.DRIFT_BASELINE_DAYS, hours=max(longest, SERIES_HOURS))
     figures = hourly_figures(since, current)
     counts = {"opened": 0, "closed": 0, "open": 0}
+    judged: set[tuple[int, str, int]] = set()
     for rule in rules:
         for (ai_model, task_type_id), hours in figures.items():
             if rule.ai_model not in ("", ai_model) or rule.task_type_id not in (None, task_type_id):
                 continue
-            outcome = _alert_update(rule, ai_model, task_type_id, hours, current, now)
+            judged.add((rule.pk, ai_model, task_type_id))
+            try:
+                outcome = _alert_update(rule, ai_model, task_type_id, hours, current, now)
+            except Exception:  # one pair's trouble must not stop the judgement of the others
+                logger.exception("drift: %s on %s x %s failed", rule, ai_model, task_type_id)
+                continue
             if outcome:
                 counts[outcome] += 1
+    # Open alerts nothing judges any more (rule disabled or narrowed, no runs for days) close: nobody can see
+    # them return.
+    for alert in Alert.objects.filter(status=Alert.Status.OPEN).select_related("rule"):
+        if (alert.rule_id, alert.ai_model, alert.task_type_id) not in judged:
+            Alert.objects.filter(pk=alert.pk, status=Alert.Status.OPEN).update(status=Alert.Status.CLOSED,
+                                                                                closed_at=now)  # fmt: skip
+            counts["closed"] += 1
     counts["open"] = Alert.objects.filter(status=Alert.Status.OPEN).count()
     return counts
 
@@ -89,6 +106,8 @@ def _alert_update(rule, ai_model, task_type_id, hours, current, now) -> str | No
         for judgement in (judge(rule, hours, current - timedelta(hours=back)) for back in range(SERIES_HOURS, 0, -1))
     ]
     with transaction.atomic():
+        with connection.cursor() as cursor:  # runs that overlap judge one pair at a time
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [DRIFT_LOCK])
         alert = (
             Alert.objects.select_for_update().filter(rule=rule, ai_model=ai_model, task_type_id=task_type_id)
             .order_by("-opened_at").first()
@@ -101,7 +120,7 @@ def _alert_update(rule, ai_model, task_type_id, hours, current, now) -> str | No
                 Alert.objects.filter(pk=alert.pk).update(status=Alert.Status.CLOSED, closed_at=now, series=series)
                 alert_notify_push(alert.pk, "closed")
                 return "closed"
-            if latest.value is not None:
+            if latest.value is not None and latest.limit is not None:
                 Alert.objects.filter(pk=alert.pk).update(limit=latest.limit, **figures)
             return None
         if not sustained:

@@ -3,7 +3,6 @@ implemented; median and p90 per category and month, refreshed by a periodic job 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -12,10 +11,11 @@ from django.utils import timezone
 
 from apps.proposals.models import Proposal
 
-from .models import LeadTime
+from .models import LeadTime, SlowProposal
 
 MONTHS_KEPT = 13
 SLOWEST_SHOWN = 10
+LEAD_TIMES_LOCK = 7245083  # advisory lock key
 
 # One row per proposal and stage reached: seconds from the report's timestamp.
 STAGES_SQL = """
@@ -52,6 +52,7 @@ def lead_times_refresh() -> int:
                                                                           microsecond=0)  # fmt: skip
     with transaction.atomic():
         with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEAD_TIMES_LOCK])  # one refresh at a time
             cursor.execute(STAGES_SQL, {"since": since})
             rows = cursor.fetchall()
         LeadTime.objects.filter(month__gte=since.date()).delete()
@@ -60,27 +61,27 @@ def lead_times_refresh() -> int:
                      p90_seconds=p90)  # fmt: skip
             for category, month, stage, count, median, p90 in rows
         )
+        SlowProposal.objects.all().delete()
+        SlowProposal.objects.bulk_create(slowest_proposals_find())
     return len(rows)
 
 
-@dataclass(frozen=True)
-class SlowItem:
-    proposal: Proposal
-    waited: timedelta
-    reached: bool  # False: still waiting, counted up to now
-
-
-def slowest_proposals(limit: int = SLOWEST_SHOWN) -> dict[str, list[SlowItem]]:
+def slowest_proposals_find(limit: int = SLOWEST_SHOWN) -> list[SlowProposal]:
     """The proposals that took (or have been waiting) longest to be accepted and to be implemented."""
     now = timezone.now()
     accepted = Proposal.objects.filter(status__in=["accepted", "implemented"], decided_at__isnull=False)
     waiting = Proposal.objects.filter(status__in=["new", "acknowledged"])
     implemented = Proposal.objects.filter(implemented_at__isnull=False)
-    return {
-        "accepted": [SlowItem(p, p.decided_at - p.reported_at, True)
+    found = {
+        "accepted": [(p, (p.decided_at - p.reported_at), True)
                      for p in accepted.order_by(F("reported_at") - F("decided_at"))[:limit]],
-        "still waiting for a decision": [SlowItem(p, now - p.reported_at, False)
+        "still waiting for a decision": [(p, now - p.reported_at, False)
                                          for p in waiting.order_by("reported_at")[:limit]],
-        "implemented": [SlowItem(p, p.implemented_at - p.reported_at, True)
+        "implemented": [(p, p.implemented_at - p.reported_at, True)
                         for p in implemented.order_by(F("reported_at") - F("implemented_at"))[:limit]],
     }  # fmt: skip
+    return [
+        SlowProposal(stage=stage, rank=rank, proposal=proposal, seconds=waited.total_seconds(), reached=reached)
+        for stage, items in found.items()
+        for rank, (proposal, waited, reached) in enumerate(items, start=1)
+    ]

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.execution.models import TaskType
+from apps.proposals.models import Proposal
 
 
 class Severity(models.TextChoices):
@@ -222,3 +223,25 @@ class LeadTime(models.Model):
     @property
     def p90_days(self) -> float:
         return self.p90_seconds / 86400
+
+
+class SlowProposal(models.Model):
+    """The proposals that took, or have been waiting, longest: kept by the lead-time refresh so that the page
+    reads a few rows, not every proposal."""
+
+    stage = models.CharField(max_length=40)
+    rank = models.PositiveSmallIntegerField()
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="+")
+    seconds = models.FloatField()
+    reached = models.BooleanField(help_text="False: still waiting, counted up to the refresh.")
+
+    class Meta:
+        db_table = "metrics_slow_proposals"
+        ordering = ["stage", "rank"]
+
+    def __str__(self) -> str:
+        return f"{self.stage} #{self.rank}: {self.proposal_id}"
+
+    @property
+    def days(self) -> float:
+        return self.seconds / 86400

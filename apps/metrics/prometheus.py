@@ -1,6 +1,7 @@
 """/metrics in the Prometheus text format, for teams that alert from Prometheus and Grafana: queue depths and
-workers, tasks waiting by status, per model x task type counters and a duration histogram (from the rollups'
-day rows, so the counters only grow), open findings and alerts, the pause switch.
+workers, tasks waiting by status, per model x task type totals and a duration histogram (from the rollups' day
+rows), open findings and alerts, the pause switch. The totals are gauges, not counters: a failed run taken back
+for a retry leaves them until it finishes again, and Prometheus would read a counter that falls as a reset.
 
 Protected by METRICS_TOKEN (`Authorization: Bearer <token>`) or METRICS_ALLOWED_IPS; with neither set it answers
 403. README has a scrape config and an example alert rule."""
@@ -16,7 +17,7 @@ from django.db.models import Count, Sum
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from rq import Worker
 
@@ -71,12 +72,13 @@ class ConsoleCollector:
     def rollups(self):
         slugs = dict(TaskType.objects.values_list("pk", "slug"))
         labels = ["ai_model", "task_type"]
-        runs = CounterMetricFamily("opsconsole_task_runs", "Finished runs", labels=[*labels, "outcome"])
-        retries = CounterMetricFamily("opsconsole_task_retries", "Attempts beyond the first", labels=labels)
-        tokens = CounterMetricFamily("opsconsole_task_tokens", "Tokens used", labels=[*labels, "direction"])
-        cost = CounterMetricFamily("opsconsole_task_cost", f"AI cost in {settings.INCOME_CURRENCY.upper()} (known "
-                                   "costs)", labels=labels)  # fmt: skip
-        duration = HistogramMetricFamily("opsconsole_task_duration_seconds", "Run durations", labels=labels)
+        runs = GaugeMetricFamily("opsconsole_task_runs", "Finished runs so far", labels=[*labels, "outcome"])
+        retries = GaugeMetricFamily("opsconsole_task_retries", "Attempts beyond the first so far", labels=labels)
+        tokens = GaugeMetricFamily("opsconsole_task_tokens", "Tokens used so far", labels=[*labels, "direction"])
+        cost = GaugeMetricFamily("opsconsole_task_cost", f"AI cost so far in {settings.INCOME_CURRENCY.upper()} "
+                                 "(known costs)", labels=labels)  # fmt: skip
+        duration = GaugeHistogramMetricFamily("opsconsole_task_duration_seconds", "Run durations so far",
+                                              labels=labels)  # fmt: skip
         totals = (
             TaskRollup.objects.filter(grain=RollupGrain.DAY).values("ai_model", "task_type_id")
             .annotate(runs=Sum("runs"), successes=Sum("successes"), failures=Sum("failures"), retries=Sum("retries"),
@@ -96,7 +98,7 @@ class ConsoleCollector:
             tokens.add_metric([*pair, "output"], line["output_tokens"])
             cost.add_metric(pair, float(line["cost"]))
             hist = hists.get((line["ai_model"], line["task_type_id"])) or [0] * DURATION_BUCKETS
-            duration.add_metric(pair, buckets=self.cumulative(hist), sum_value=line["duration_ms"] / 1000)
+            duration.add_metric(pair, buckets=self.cumulative(hist), gsum_value=line["duration_ms"] / 1000)
         yield from (runs, retries, tokens, cost, duration)
 
     def histograms(self):

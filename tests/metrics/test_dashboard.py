@@ -89,9 +89,9 @@ def test_metrics_answer_only_with_the_token_or_from_an_allowed_address(client, s
     assert page.status_code == 200 and page["Content-Type"].startswith("text/plain; version=")
     text = page.content.decode()
     labels = 'ai_model="dash-model",outcome="{}",task_type="implement_idea"'
-    assert f"opsconsole_task_runs_total{{{labels.format('failed')}}} 20.0" in text
-    assert f"opsconsole_task_runs_total{{{labels.format('succeeded')}}} 60.0" in text
-    assert 'opsconsole_task_duration_seconds_count{ai_model="dash-model",task_type="implement_idea"} 80.0' in text
+    assert f"opsconsole_task_runs{{{labels.format('failed')}}} 20.0" in text
+    assert f"opsconsole_task_runs{{{labels.format('succeeded')}}} 60.0" in text
+    assert 'opsconsole_task_duration_seconds_gcount{ai_model="dash-model",task_type="implement_idea"} 80.0' in text
     assert 'opsconsole_tasks{status="queued"} 1.0' in text and 'opsconsole_queue_jobs{queue="default"}' in text
     settings.METRICS_TOKEN, settings.METRICS_ALLOWED_IPS = "", ["10.1.2.3"]
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.4").status_code == 403

@@ -15,7 +15,7 @@ from rq import Queue, Worker
 
 from apps.execution.executors import ExecutorOutput
 from apps.execution.models import AIModel, ExecutionEvent, ExecutionTask, TaskType
-from apps.execution.services import task_cancel, task_create
+from apps.execution.services import execution_pause, execution_resume, task_cancel, task_create
 from apps.execution.services.running import task_claim, task_record_success
 from apps.income.services import income_record_manual
 from apps.metrics.findings import CLEARED_NOTE, detectors_run
@@ -82,9 +82,13 @@ def test_stalled_task_type_is_reported_until_a_task_of_the_type_runs(ai_model):
     now = timezone.now()
     digest = TaskTypeFactory(slug="nightly-digest")
     finished_task(digest, ai_model, at=now - timedelta(hours=5))
-    ExecutionTask.objects.create(task_type=digest, ai_model=ai_model, status="queued", payload={})
+    queued = now - timedelta(hours=3)
+    ExecutionTask.objects.create(task_type=digest, ai_model=ai_model, status="queued", payload={}, queued_at=queued)
     busy = TaskType.objects.get(slug="implement_idea")  # queued work, and a run 10 minutes ago: not stalled
-    ExecutionTask.objects.create(task_type=busy, ai_model=ai_model, status="queued", payload={})
+    ExecutionTask.objects.create(task_type=busy, ai_model=ai_model, status="queued", payload={}, queued_at=queued)
+    fresh = TaskTypeFactory(slug="just-queued")  # queued a minute ago: nothing had time to pick it up
+    ExecutionTask.objects.create(task_type=fresh, ai_model=ai_model, status="queued", payload={},
+                                 queued_at=now - timedelta(minutes=1))  # fmt: skip
     finished_task(busy, ai_model, at=now - timedelta(minutes=10))
 
     [first] = detect("stalled_task_type", now)
@@ -109,9 +113,16 @@ def test_stalled_task_type_clears_when_nothing_is_queued_any_more(ai_model):
     """A type that never ran says so; cancelling its queued work is also a way out."""
     now = timezone.now()
     idle = TaskTypeFactory(slug="weekly-report")
-    waiting = ExecutionTask.objects.create(task_type=idle, ai_model=ai_model, status="queued", payload={})
+    waiting = ExecutionTask.objects.create(task_type=idle, ai_model=ai_model, status="queued", payload={},
+                                           queued_at=now - timedelta(hours=3))  # fmt: skip
     [first] = detect("stalled_task_type", now)
     assert first.detail == "It never ran."
+    execution_pause(actor=None, reason="maintenance")  # paused, nothing starts: the banner says so, no finding
+    [paused] = detect("stalled_task_type", now + timedelta(minutes=1))
+    assert paused.status == Status.RESOLVED
+    execution_resume(actor=None, reason="maintenance over")
+    [back] = detect("stalled_task_type", now + timedelta(minutes=2))
+    assert back.status == Status.OPEN
     ExecutionTask.objects.filter(pk=waiting.pk).update(status="cancelled")
     [resolved] = detect("stalled_task_type", now + timedelta(minutes=5))
     assert_cleared(resolved, now=now + timedelta(minutes=5))

@@ -155,3 +155,28 @@ def test_an_hour_with_too_few_runs_is_not_judged(pairs):
         hour_of_runs(steady, task_type, NOW.replace(hour=hour, minute=0), failures=3, runs=5)  # 60 % of 5 runs
     drift_evaluate(NOW)
     assert not Alert.objects.exists()
+
+
+def test_an_open_alert_nothing_judges_any_more_closes(pairs):
+    """A rule switched off (or a pair that stopped running) cannot see the metric return: its alerts close."""
+    steady, flaky, task_type = pairs
+    for hour in (10, 11):
+        hour_of_runs(steady, task_type, NOW.replace(hour=hour, minute=0), failures=20)
+    drift_evaluate(NOW)
+    alert = Alert.objects.get()
+    AlertRule.objects.filter(pk=alert.rule_id).update(enabled=False)
+    assert drift_evaluate(NOW + timedelta(minutes=5))["closed"] == 1
+    alert.refresh_from_db()
+    assert alert.status == "closed"
+
+
+def test_an_open_alert_whose_latest_hour_has_no_baseline_stays_open_and_the_others_are_judged(pairs):
+    steady, flaky, task_type = pairs
+    for hour in (10, 11):
+        hour_of_runs(steady, task_type, NOW.replace(hour=hour, minute=0), failures=20)
+    drift_evaluate(NOW)
+    hour_of_runs(steady, task_type, NOW.replace(hour=16, minute=0), failures=20)  # no earlier 16:00 to compare
+    hour_of_runs(flaky, task_type, NOW.replace(hour=16, minute=0), failures=20)
+    drift_evaluate(NOW.replace(hour=17))
+    alert = Alert.objects.get()
+    assert alert.status == "open" and alert.value == 0.4
