@@ -16,8 +16,8 @@ def app_list(user):
 def test_apps_come_in_working_order_with_stripe_trimmed(admin_user, client):
     apps = app_list(admin_user)
     names = [app["name"] for app in apps]
-    assert names[:7] == ["Execution", "Safety and review", "Audit log", "Proposal reports (FSAR)", "Offers", "Income",
-                         "Stripe"]  # fmt: skip
+    assert names[:8] == ["Execution", "Safety and review", "Metrics and alerts", "Audit log", "Proposal reports (FSAR)",
+                         "Offers", "Income", "Stripe"]  # fmt: skip
     assert names[-1] == "Administration"
     execution = [model["object_name"] for model in apps[0]["models"]]
     assert execution[:2] == ["ExecutionTask", "ExecutionEvent"]
@@ -32,10 +32,12 @@ def test_apps_come_in_working_order_with_stripe_trimmed(admin_user, client):
 
 
 def test_each_role_sees_only_its_own_apps_in_order(operator, offer_builder, reviewer):
-    assert [app["name"] for app in app_list(reviewer)][:4] == ["Execution", "Safety and review", "Audit log",
-                                                               "Proposal reports (FSAR)"]  # fmt: skip
-    assert [app["name"] for app in app_list(offer_builder)][:4] == ["Execution", "Safety and review", "Offers",
-                                                                    "Income"]  # fmt: skip
+    assert [app["name"] for app in app_list(reviewer)][:5] == ["Execution", "Safety and review", "Metrics and alerts",
+                                                               "Audit log", "Proposal reports (FSAR)"]  # fmt: skip
+    builder_apps = [app["name"] for app in app_list(offer_builder)][:5]
+    assert builder_apps == ["Execution", "Safety and review", "Metrics and alerts", "Offers", "Income"]
+    builder_metrics = next(app for app in app_list(offer_builder) if app["app_label"] == "metrics")
+    assert [model["object_name"] for model in builder_metrics["models"]] == ["Alert"]
     builder_safety = next(app for app in app_list(offer_builder) if app["app_label"] == "safety")
     assert [model["object_name"] for model in builder_safety["models"]] == ["Concern"]  # report one; see their own
     assert "Administration" not in [app["name"] for app in app_list(operator)]
