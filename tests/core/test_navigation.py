@@ -23,7 +23,7 @@ def test_apps_come_in_working_order_with_stripe_trimmed(admin_user, client):
     assert execution[:2] == ["ExecutionTask", "ExecutionEvent"]
     safety = [model["object_name"] for model in apps[1]["models"]]
     assert safety[0] == "ReviewQueueTask"
-    stripe = [model["object_name"] for model in apps[6]["models"]]
+    stripe = [model["object_name"] for model in apps[7]["models"]]
     assert "Product" in stripe and "IdempotencyKey" not in stripe and len(stripe) <= 12
     client.force_login(admin_user)
     index = client.get("/admin/").content.decode()
