@@ -4,6 +4,7 @@ from django.conf import settings
 from rq import cron
 
 from apps.execution.jobs import sweep_executions
+from apps.experiments.jobs import finalize_price_experiments, watch_rollouts
 from apps.income.jobs import prune_webhook_bodies, reconcile_yesterday, retry_stranded_webhooks
 from apps.metrics.jobs import detect_blind_spots, evaluate_drift, refresh_lead_times
 from apps.offers.jobs import sweep_publishing
@@ -30,3 +31,7 @@ cron.register(detect_blind_spots, "default", interval=settings.METRICS_DETECT_IN
 cron.register(evaluate_drift, "default", interval=settings.METRICS_DETECT_INTERVAL_SECONDS, name="drift-alerts",
               job_timeout=300, result_ttl=600)  # fmt: skip
 cron.register(refresh_lead_times, "default", interval=3600, name="lead-times", job_timeout=600, result_ttl=3600)
+cron.register(watch_rollouts, "default", interval=settings.EXPERIMENTS_GUARDRAIL_INTERVAL_SECONDS,
+              name="rollout-guardrails", job_timeout=300, result_ttl=600)  # fmt: skip
+cron.register(finalize_price_experiments, "default", interval=3600, name="experiment-prices-archive",
+              job_timeout=300, result_ttl=3600)  # fmt: skip

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.income",
     "apps.safety",
     "apps.metrics",
+    "apps.experiments",
     "apps.demo",
     "djstripe",
     "django_rq",
@@ -132,6 +133,7 @@ REST_FRAMEWORK = {
         "user": env("API_THROTTLE_USER", default="600/minute"),  # per token (or session user)
         "anon": env("API_THROTTLE_ANON", default="30/minute"),  # per client address, without a signed-in user
         "failed_token": env("API_THROTTLE_FAILED_TOKEN", default="20/hour"),  # wrong tokens per client address
+        "experiments_assign": env("API_THROTTLE_EXPERIMENTS_ASSIGN", default="6000/minute"),  # storefront traffic
     },
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
@@ -260,6 +262,17 @@ ALERT_WEBHOOK_SECRET = env("ALERT_WEBHOOK_SECRET", default="")  # HMAC-SHA256 ke
 METRICS_TOKEN = env("METRICS_TOKEN", default="")  # /metrics: "Authorization: Bearer <token>" ...
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])  # ... or a client address listed here
 
+# Experiments (apps.experiments; README "Experiments and rollouts").
+EXPERIMENTS_ROLLBACK_WINDOW_HOURS = env.int("EXPERIMENTS_ROLLBACK_WINDOW_HOURS", default=72)  # old price/model warm
+EXPERIMENTS_GUARDRAIL_INTERVAL_SECONDS = env.int("EXPERIMENTS_GUARDRAIL_INTERVAL_SECONDS", default=60)
+EXPERIMENTS_MIN_RUNS_PER_ARM = env.int("EXPERIMENTS_MIN_RUNS_PER_ARM", default=20)  # before a guardrail look
+# Where Stripe Checkout sends a price experiment's customer afterwards: your storefront's pages (placeholders only
+# in development; unset in production, the assign API refuses to make checkouts and says what to set).
+EXPERIMENTS_CHECKOUT_SUCCESS_URL = env("EXPERIMENTS_CHECKOUT_SUCCESS_URL",
+                                       default="https://example.com/thanks" if DEBUG else "")
+EXPERIMENTS_CHECKOUT_CANCEL_URL = env("EXPERIMENTS_CHECKOUT_CANCEL_URL",
+                                      default="https://example.com/offer" if DEBUG else "")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -332,12 +345,14 @@ LOGGING = {
 # The admin's navigation (sidebar and index), in the order people work; models not named are left out of it
 # (still reachable by URL for those allowed); apps not named come after, Administration last.
 ADMIN_NAVIGATION = {
-    "execution": ["ExecutionTask", "ExecutionEvent", "BulkOperation", "ExecutionControl", "AIModel", "TaskType"],
+    "execution": ["ExecutionTask", "ExecutionEvent", "BulkOperation", "ExecutionControl", "AIModel", "TaskType",
+                  "ModelRollout"],
     "safety": ["ReviewQueueTask", "Concern", "SafetyAudit", "AuditRun", "RiskRule", "RiskRescore"],
     "metrics": ["Finding", "Alert", "AlertRule", "LeadTime"],
     "auditlog": ["AuditLog"],
     "proposals": ["Proposal"],
     "offers": ["OfferTemplate"],
+    "experiments": ["PriceExperiment"],
     "income": ["IncomeEvent", "ReconciliationRun", "StrandedWebhook"],
     "djstripe": [
         "Product",

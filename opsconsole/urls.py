@@ -15,6 +15,7 @@ from apps.core.api import AnonymousRateLimit
 from apps.core.views import healthz
 from apps.execution.admin import OPERATE_PERMISSION
 from apps.execution.api import AIModelViewSet, TaskViewSet
+from apps.experiments.api import AssignView
 from apps.income.webhooks import stripe_webhook
 from apps.metrics.prometheus import metrics_view
 from apps.proposals.api import ProposalViewSet
@@ -71,6 +72,7 @@ urlpatterns = [
     path("stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AnonymousRateLimit, IsAuthenticated]),
          name="api-schema"),  # fmt: skip
+    path("api/experiments/<slug:key>/assign", AssignView.as_view(), name="experiment-assign"),
     path("api/", include(api.urls)),
     path("admin/rq/", include((queue_dashboard_urls(), "django_rq"))),
     path("admin/", admin.site.urls),

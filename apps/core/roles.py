@@ -13,8 +13,9 @@ REVIEWERS = "Reviewers"
 ROLE_PURPOSES = {
     OPERATORS: "run and watch executions: create, enqueue, retry, cancel, reprioritise, pause; add AI models "
     "(endpoints: superusers); upload reports; record manual income; report concerns; triage blind spots, read alerts "
-    "and edit alert rules",
-    OFFER_BUILDERS: "design offers and publish them to Stripe; record manual income; report concerns",
+    "and edit alert rules; run model rollouts (canary, hold, promote, roll back)",
+    OFFER_BUILDERS: "design offers and publish them to Stripe; run price experiments (start, promote, roll back); "
+    "record manual income; report concerns",
     REVIEWERS: "work the review queue (tasks and concerns), rate task types, edit risk rules and scheduled audits, "
     "acknowledge failed audits, decide on reports, approve AI model endpoints; read history and the audit log; "
     "triage blind spots, read alerts",
@@ -37,6 +38,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "safety.view_safetyaudit", "safety.view_auditrun",
         "metrics.view_finding", "metrics.change_finding", "metrics.view_alert", "metrics.view_alertrule",
         "metrics.add_alertrule", "metrics.change_alertrule", "metrics.view_leadtime",
+        "execution.view_modelrollout", "execution.add_modelrollout", "execution.decide_modelrollout",
+        "execution.view_historicalmodelrollout", "experiments.view_priceexperiment",
     }),
     OFFER_BUILDERS: frozenset({
         "offers.add_offertemplate", "offers.change_offertemplate", "offers.view_offertemplate",
@@ -47,6 +50,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "djstripe.view_product", "djstripe.view_price",
         "safety.add_concern", "safety.view_concern",
         "metrics.view_alert",
+        "experiments.view_priceexperiment", "experiments.add_priceexperiment", "experiments.change_priceexperiment",
+        "experiments.decide_priceexperiment", "experiments.assign_priceexperiment",
+        "experiments.view_historicalpriceexperiment",
     }),
     REVIEWERS: frozenset({
         "execution.review_executiontask", "execution.view_executiontask", "execution.view_executionevent",
@@ -64,6 +70,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         "auditlog.view_auditlog",
         "metrics.view_finding", "metrics.change_finding", "metrics.view_alert", "metrics.view_alertrule",
         "metrics.view_leadtime",
+        "execution.view_modelrollout", "execution.view_historicalmodelrollout",
+        "experiments.view_priceexperiment", "experiments.view_historicalpriceexperiment",
     }),
 }  # fmt: skip
 

@@ -250,6 +250,7 @@ class ExecutionTaskAdmin(LargeTableAdminMixin, HistoryAdmin, ModelAdmin):
     inlines = (ExecutionEventInline,)
     fieldsets = (
         (None, {"fields": ("task_type", "ai_model", "status", "priority", "created_by_name", "cancel_requested")}),
+        ("Model assignment", {"fields": ("requested_ai_model", "model_assignment", "rollout")}),
         ("Risk and review", {"fields": ("risk_label", "risk_breakdown_display", "money_at_stake", "review_assignee")}),
         ("Input and output", {"fields": ("payload", "result", "error_display")}),
         ("Timing", {"fields": ("created_at", "queued_at", "started_at", "finished_at", "duration", "attempts")}),

@@ -21,6 +21,9 @@ class TaskCreateSerializer(serializers.Serializer):
     ai_model = serializers.JSONField(required=False)
     payload = serializers.JSONField(required=False)
     priority = serializers.JSONField(required=False, default=0)
+    assignment_key = serializers.JSONField(
+        required=False, help_text="Sticky key for a rollout on the task type (e.g. a customer id); else the task id."
+    )
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -40,7 +43,7 @@ class TaskSerializer(serializers.ModelSerializer):
         fields = [
             "id", "task_type", "ai_model", "status", "priority", "payload", "result", "error", "attempts",
             "created_at", "queued_at", "started_at", "finished_at", "duration_ms", "input_tokens", "output_tokens",
-            "cost", "cancel_requested",
+            "cost", "cancel_requested", "requested_ai_model", "model_assignment",
         ]  # fmt: skip
 
 
@@ -127,7 +130,8 @@ class TaskViewSet(mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.Lis
         shape = TaskCreateSerializer(data=request.data)
         shape.is_valid(raise_exception=True)
         try:
-            fields = {name: shape.validated_data.get(name) for name in ("task_type", "ai_model", "payload")}
+            fields = {name: shape.validated_data.get(name)
+                      for name in ("task_type", "ai_model", "payload", "assignment_key")}  # fmt: skip
             task = task_create(created_by=request.user, priority=shape.validated_data["priority"], **fields)
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from error

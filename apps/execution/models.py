@@ -1,4 +1,5 @@
 import re
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -140,6 +141,11 @@ class TaskType(models.Model):
         default=False, db_default=False,
         help_text="Every status change of its tasks is written to the audit log, with a hash of the payload.",
     )
+    default_ai_model = models.ForeignKey(
+        "AIModel", to_field="name", db_column="default_ai_model", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name="default AI model",
+        help_text="Used when a task of this type names no model; a promoted rollout sets it to its candidate.",
+    )
 
     history = HistoricalRecords()
 
@@ -251,6 +257,14 @@ class ExecutionTask(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         db_index=False, help_text="The reviewer who claimed this task.",  # the queue filters the few waiting tasks
     )
+    # Which model the creator asked for and why `ai_model` (what runs) may differ: a rollout's canary, a hold
+    # after its guardrails tripped, a promotion, or the task type's default (services/rollouts.py).
+    requested_ai_model = models.CharField("requested AI model", max_length=200, blank=True, db_default="")
+    model_assignment = models.CharField("model assignment", max_length=200, blank=True, db_default="")
+    rollout = models.ForeignKey(
+        "ModelRollout", on_delete=models.PROTECT, null=True, blank=True, related_name="tasks", db_index=False,
+        help_text="The rollout that chose this task's model (its arm is the model).",
+    )
 
     history = HistoricalRecords()
 
@@ -277,6 +291,9 @@ class ExecutionTask(models.Model):
             # Rollup rebuilds a day at a time, failure signatures since the last look (apps/metrics).
             models.Index(fields=["finished_at"], name="exec_task_finished_idx",
                          condition=models.Q(finished_at__isnull=False)),
+            # A rollout's arms (apps.experiments): its few tasks, whatever the table's size.
+            models.Index(fields=["rollout", "ai_model"], name="exec_task_rollout_idx",
+                         condition=models.Q(rollout__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=TaskStatus.values), name="exec_task_status_valid"),
@@ -460,3 +477,91 @@ class ScopedHold(models.Model):
 
     def __str__(self) -> str:
         return self.reason
+
+
+class ModelRollout(models.Model):
+    """A candidate AI model taking a share of a task type's new tasks from the champion (a canary), stepped up
+    by hand or on a schedule, held when its guardrails trip, and finally promoted or rolled back. Tasks that ask
+    for the champion are routed here (services/rollouts.py); apps.experiments judges the arms and decides."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        HELD = "held", "held (champion only)"
+        PROMOTED = "promoted"
+        ROLLED_BACK = "rolled_back", "rolled back"
+
+    LIVE = (Status.RUNNING, Status.HELD)
+
+    task_type = models.ForeignKey(TaskType, on_delete=models.PROTECT, related_name="rollouts")
+    champion = models.ForeignKey(
+        AIModel, to_field="name", db_column="champion", on_delete=models.PROTECT, related_name="+",
+        help_text="The model tasks of this type run on today.",
+    )
+    candidate = models.ForeignKey(
+        AIModel, to_field="name", db_column="candidate", on_delete=models.PROTECT, related_name="+",
+        help_text="The model being tried.",
+    )
+    candidate_percent = models.PositiveSmallIntegerField(
+        "candidate share (%)", default=5, validators=[MaxValueValidator(100)],
+        help_text="Share of the tasks that ask for the champion which run on the candidate instead.",
+    )
+    steps = ArrayField(
+        models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(100)]),
+        default=list, blank=True, help_text="The canary's shares in order, e.g. 5, 25, 50, 100.",
+    )
+    step_every_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Take the next step after this long if the guardrails are fine; empty: steps by hand only.",
+    )
+    step_changed_at = models.DateTimeField(null=True, blank=True)
+    guardrails = ArrayField(
+        models.CharField(max_length=32), default=list, blank=True,
+        help_text="Metrics on which a significantly worse candidate is rolled back by itself (apps.experiments).",
+    )
+    horizon_runs = models.PositiveIntegerField(
+        default=1000, validators=[MinValueValidator(20)],
+        help_text="Finished candidate runs the rollout plans for; guardrails are looked at as they accumulate.",
+    )
+    looks_planned = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Guardrail looks over the horizon, each at alpha / (looks x guardrails): peeking costs nothing.",
+    )
+    looks_done = models.PositiveSmallIntegerField(default=0)
+    alpha = models.DecimalField(max_digits=4, decimal_places=3, default=Decimal("0.05"),
+                                validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.2"))])
+    judged_at = models.DateTimeField(null=True, blank=True, help_text="Last guardrail look.")
+    analysis_since = models.DateTimeField(
+        null=True, blank=True, help_text="Arms count tasks created since then (a resume starts afresh); empty: all.",
+    )
+    salt = models.CharField(max_length=32, editable=False, help_text="Fixed at creation: keeps assignment sticky.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    status_reason = models.TextField(blank=True)
+    previous_default = models.ForeignKey(
+        AIModel, to_field="name", db_column="previous_default", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", help_text="The task type's default model before a promotion, restored by a rollback.",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="Last promotion or rollback.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "execution_model_rollouts"
+        ordering = ["-created_at", "-id"]
+        permissions = [("decide_modelrollout", "Can step, hold, promote and roll back model rollouts")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(candidate_percent__lte=100), name="rollout_percent_range"),
+            models.CheckConstraint(condition=~models.Q(champion=models.F("candidate")), name="rollout_two_models"),
+            models.UniqueConstraint(fields=["task_type"], condition=models.Q(status__in=["running", "held"]),
+                                    name="rollout_one_live_per_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_type_id and self.task_type}: {self.champion_id} -> {self.candidate_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in self.LIVE

@@ -30,6 +30,7 @@ from .models import NO_SETTLEMENT, IncomeEvent, StripeObservation
 
 Kind, Source, Seen = IncomeEvent.Kind, IncomeEvent.AttributionSource, StripeObservation.Kind
 ATTRIBUTION_FIELDS = ("offer_id", "task_id", "ai_model_id", "task_type_id")
+EXPERIMENT_FIELDS = ("experiment", "experiment_variant")
 REFUND_FAILED = {"failed", "canceled"}
 ATTRIBUTION_COLUMNS = ["offer", "task", "ai_model", "task_type", "attribution_source", "unattributed_reason"]
 
@@ -62,7 +63,7 @@ def _payment(event: dict, trigger) -> tuple[str, list[int]]:
         kind=Kind.PAYMENT, amount=amount_from_minor_units(intent["amount_received"], currency), currency=currency,
         occurred_at=_when(event), stripe_event_id=event["id"], stripe_object_id=intent["id"],
         payment_intent_id=intent["id"], charge_id=_object_id(intent.get("latest_charge")), metadata=metadata,
-        webhook_trigger=trigger, **attribution,
+        webhook_trigger=trigger, **attribution, **experiment_of(metadata),
     )  # fmt: skip
     followers_attribute(row)
     return f"payment {row.amount} {row.currency}", [row.pk]
@@ -327,18 +328,28 @@ def _like_payment(intent_id: str, metadata: dict) -> dict:
     if payment is not None:
         attributed = bool(payment.attribution_source)
         return {
-            **{field: getattr(payment, field) for field in ATTRIBUTION_FIELDS},
+            **{field: getattr(payment, field) for field in ATTRIBUTION_FIELDS + EXPERIMENT_FIELDS},
             "attribution_source": Source.PAYMENT if attributed else Source.NONE,
             "unattributed_reason": "" if attributed else "its payment is not attributed",
         }
-    attribution = _from_metadata(metadata)
+    attribution = {**_from_metadata(metadata), **experiment_of(metadata)}
     if not attribution["attribution_source"]:
         attribution["unattributed_reason"] = f"its payment {intent_id or '(unknown)'} is not in the ledger (yet)"
     return attribution
 
 
+def experiment_of(metadata: dict) -> dict:
+    """The price experiment and variant a checkout put in the payment's metadata (apps.experiments)."""
+    return {"experiment": str(metadata.get("experiment") or "")[:100],
+            "experiment_variant": str(metadata.get("variant") or "")[:100]}  # fmt: skip
+
+
 def followers_attribute(payment: IncomeEvent) -> None:
-    """Refunds and disputes booked before their payment take its attribution now."""
+    """Refunds and disputes booked before their payment take its attribution (and experiment) now."""
+    if payment.experiment:
+        IncomeEvent.objects.filter(payment_intent_id=payment.stripe_object_id, experiment="").exclude(
+            kind=Kind.PAYMENT
+        ).update(experiment=payment.experiment, experiment_variant=payment.experiment_variant)
     if not payment.attribution_source:
         return
     followers = IncomeEvent.objects.filter(payment_intent_id=payment.stripe_object_id, attribution_source=Source.NONE)

@@ -106,6 +106,9 @@ class IncomeEvent(models.Model):
     attribution_source = models.CharField(max_length=16, choices=AttributionSource.choices, blank=True, db_default="")
     unattributed_reason = models.CharField(max_length=255, blank=True, db_default="",
                                            help_text="Why no model or task type.")  # fmt: skip
+    experiment = models.CharField(max_length=100, blank=True, db_default="",
+                                  help_text="The price experiment whose checkout made this payment (or its payment).")
+    experiment_variant = models.CharField(max_length=100, blank=True, db_default="")
     metadata = models.JSONField(default=dict, blank=True, help_text="The Stripe object's metadata, as received.")
     reason = models.TextField(blank=True, help_text="Why a manual entry was made (required for manual entries).")
     webhook_trigger = models.ForeignKey(
@@ -129,6 +132,9 @@ class IncomeEvent(models.Model):
             models.Index(fields=["stripe_event_id"], name="income_stripe_event_idx"),
             # The ledger's search by charge id (the other ids it searches have an index of their own).
             models.Index(fields=["charge_id"], name="income_charge_idx", condition=~Q(charge_id="")),
+            # A price experiment's payments (apps.experiments); refunds join them by payment_intent_id.
+            models.Index(fields=["experiment", "experiment_variant"], name="income_experiment_idx",
+                         condition=~Q(experiment="")),
             # The ledger list (newest first) and its filters.
             models.Index(fields=["-occurred_at", "-id"], name="income_occurred_id_idx"),
             models.Index(fields=["kind", "-occurred_at", "-id"], name="income_kind_idx"),

@@ -81,3 +81,29 @@ class OfferTemplate(models.Model):
     @property
     def is_up_to_date(self) -> bool:
         return self.published_version == self.version and self.sync_state == self.SyncState.PUBLISHED
+
+
+class OfferPrice(models.Model):
+    """A further price on an offer's Stripe product besides its current one: a price experiment's variant, or
+    a former default kept "warm" (active on Stripe, so checkouts and a rollback can use it) until `keep_until`.
+    The publish job creates each one's Stripe Price and archives it once `keep_until` has passed."""
+
+    offer = models.ForeignKey(OfferTemplate, on_delete=models.CASCADE, related_name="extra_prices")
+    label = models.CharField(max_length=100, help_text="What it is for, e.g. 'experiment spring-price: B'.")
+    amount = models.DecimalField(max_digits=12, decimal_places=3, validators=[MinValueValidator(0)])
+    stripe_price = models.ForeignKey("djstripe.Price", on_delete=models.SET_NULL, null=True, blank=True,
+                                     related_name="+")  # fmt: skip
+    keep_until = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: kept active. Past: archived on Stripe by the next publish."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        db_table = "offers_extra_price"
+        ordering = ["offer", "id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gte=0), name="offer_price_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.offer_id and self.offer}: {self.label} at {self.amount}"

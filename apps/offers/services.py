@@ -26,6 +26,7 @@ import stripe
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from djstripe import models as djstripe_models
 from djstripe.exceptions import InvalidStripeAPIKey
@@ -35,7 +36,7 @@ from redis import RedisError
 from apps.auditlog.services import audit_record
 from apps.core.money import amount_to_minor_units
 
-from .models import STRIPE_FIELDS, OfferTemplate
+from .models import STRIPE_FIELDS, OfferPrice, OfferTemplate
 
 logger = logging.getLogger(__name__)
 State = OfferTemplate.SyncState
@@ -198,7 +199,8 @@ def offer_publish(*, offer_id: int, attempt: int = 1, job_id: str | None = None)
     offer = OfferTemplate.objects.select_related("task_type", "stripe_product", "stripe_price").get(pk=offer_id)
     if job_id is not None and offer.publish_job_id and job_id != offer.publish_job_id:
         return f"superseded by job {offer.publish_job_id}"  # the sweeper restarted this publish
-    if offer.published_version == offer.version and offer.stripe_product_id and offer.stripe_price_id:
+    if (offer.published_version == offer.version and offer.stripe_product_id and offer.stripe_price_id
+            and not _extra_prices_pending(offer)):
         OfferTemplate.objects.filter(pk=offer_id).update(sync_state=State.PUBLISHED, sync_error="")
         return "already up to date"
     OfferTemplate.objects.filter(pk=offer_id).update(publish_started_at=timezone.now())
@@ -277,15 +279,69 @@ def _stripe_apply(offer: OfferTemplate, client: stripe.StripeClient) -> None:
         product = products.update(product.id, {"default_price": price.id}, once("default-price", {"p": price.id}))
     if offer.stripe_price is None or offer.stripe_price.id != price.id:
         _link(offer, product=product, price=price)  # current in the console before anything old is archived
+    warm = _extra_prices_apply(offer, product, client)
     # Archived after the switch; a failure here leaves both sides on the new price, and the run again archives
-    # whatever of this offer's earlier prices is still active.
+    # whatever of this offer's earlier prices is still active. Prices kept warm stay active.
     for old in prices.list({"product": product.id, "active": True, "limit": 100}).auto_paging_iter():
-        if old.id != price.id and old.metadata.get("offer_version"):
+        ours = old.metadata.get("offer_version") or old.metadata.get("offer_price")
+        if old.id != price.id and ours and old.id not in warm:
             archived = prices.update(old.id, {"active": False}, once(f"archive-{old.id}", {}))
             djstripe_models.Price.sync_from_stripe_data(archived, api_key=stripe_secret_key())
     if product.active != offer.is_active:
         product = products.update(product.id, {"active": offer.is_active}, once("active", {"a": offer.is_active}))
     djstripe_models.Product.sync_from_stripe_data(product, api_key=stripe_secret_key())
+
+
+def _extra_prices_apply(offer: OfferTemplate, product, client: stripe.StripeClient) -> set[str]:
+    """Create the Stripe Price of each extra price still wanted (experiment variants, warm former defaults),
+    linked as soon as it exists; returns the ids to keep active."""
+    warm: set[str] = set()
+    now = timezone.now()
+    for extra in OfferPrice.objects.filter(offer=offer).select_related("stripe_price").order_by("pk"):
+        if extra.keep_until is not None and extra.keep_until <= now:
+            continue
+        if extra.stripe_price is None:
+            fields = {**_price_fields(offer), "product": product.id,
+                      "unit_amount": amount_to_minor_units(Decimal(extra.amount), offer.currency),
+                      "metadata": {"offer_id": str(offer.pk), "offer_price": str(extra.pk)}}  # fmt: skip
+            created = client.v1.prices.create(fields, {"idempotency_key": idempotency_key(offer, f"extra-{extra.pk}",
+                                                                                          fields)})  # fmt: skip
+            row = djstripe_models.Price.sync_from_stripe_data(created, api_key=stripe_secret_key())
+            OfferPrice.objects.filter(pk=extra.pk).update(stripe_price=row)
+            extra.stripe_price = row
+        warm.add(extra.stripe_price.id)
+    return warm
+
+
+@transaction.atomic
+def offer_default_price_set(*, offer: OfferTemplate, extra: OfferPrice, actor=None, reason: str) -> OfferTemplate:
+    """Make an extra price (already on Stripe) the offer's current price and publish that; the price it replaces
+    is kept warm by its own extra price row. Audited as a reprice, with the reason."""
+    if extra.offer_id != offer.pk or extra.stripe_price_id is None:
+        raise ValidationError(f"{extra} is not a published price of {offer}.")
+    offer = OfferTemplate.objects.select_for_update().get(pk=offer.pk)
+    offer.price, offer.stripe_price_id = extra.amount, extra.stripe_price_id
+    offer._change_reason = reason
+    offer_save(offer=offer, changed_fields=["price", "stripe_price"], actor=actor)
+    return offer_publish_request(offer=offer, actor=actor)
+
+
+def _extra_prices_pending(offer: OfferTemplate) -> bool:
+    """An extra price to create on Stripe, or one past its warm period still to archive."""
+    extras = OfferPrice.objects.filter(offer=offer)
+    now = timezone.now()
+    unpublished = extras.filter(stripe_price__isnull=True).exclude(keep_until__lte=now)
+    expired = extras.filter(keep_until__lte=now, stripe_price__active=True).exclude(stripe_price=offer.stripe_price_id)
+    return unpublished.exists() or expired.exists()
+
+
+def offers_with_expired_prices() -> list[int]:
+    """Offers holding an extra price whose warm period is over but which is still active on Stripe: the next
+    publish archives it."""
+    expired = OfferPrice.objects.filter(keep_until__lte=timezone.now(), stripe_price__active=True).exclude(
+        stripe_price=F("offer__stripe_price")
+    )
+    return sorted(set(expired.values_list("offer_id", flat=True)))
 
 
 def _product_of(offer: OfferTemplate, client: stripe.StripeClient):

@@ -16,14 +16,14 @@ def app_list(user):
 def test_apps_come_in_working_order_with_stripe_trimmed(admin_user, client):
     apps = app_list(admin_user)
     names = [app["name"] for app in apps]
-    assert names[:8] == ["Execution", "Safety and review", "Metrics and alerts", "Audit log", "Proposal reports (FSAR)",
-                         "Offers", "Income", "Stripe"]  # fmt: skip
+    assert names[:9] == ["Execution", "Safety and review", "Metrics and alerts", "Audit log", "Proposal reports (FSAR)",
+                         "Offers", "Experiments", "Income", "Stripe"]  # fmt: skip
     assert names[-1] == "Administration"
     execution = [model["object_name"] for model in apps[0]["models"]]
     assert execution[:2] == ["ExecutionTask", "ExecutionEvent"]
     safety = [model["object_name"] for model in apps[1]["models"]]
     assert safety[0] == "ReviewQueueTask"
-    stripe = [model["object_name"] for model in apps[7]["models"]]
+    stripe = [model["object_name"] for model in apps[8]["models"]]
     assert "Product" in stripe and "IdempotencyKey" not in stripe and len(stripe) <= 12
     client.force_login(admin_user)
     index = client.get("/admin/").content.decode()
@@ -35,7 +35,7 @@ def test_each_role_sees_only_its_own_apps_in_order(operator, offer_builder, revi
     assert [app["name"] for app in app_list(reviewer)][:5] == ["Execution", "Safety and review", "Metrics and alerts",
                                                                "Audit log", "Proposal reports (FSAR)"]  # fmt: skip
     builder_apps = [app["name"] for app in app_list(offer_builder)][:5]
-    assert builder_apps == ["Execution", "Safety and review", "Metrics and alerts", "Offers", "Income"]
+    assert builder_apps == ["Execution", "Safety and review", "Metrics and alerts", "Offers", "Experiments"]
     builder_metrics = next(app for app in app_list(offer_builder) if app["app_label"] == "metrics")
     assert [model["object_name"] for model in builder_metrics["models"]] == ["Alert"]
     builder_safety = next(app for app in app_list(offer_builder) if app["app_label"] == "safety")

@@ -20,8 +20,9 @@ from djstripe.models import WebhookEventTrigger
 
 from apps.auditlog.models import AuditLog
 from apps.core import roles
-from apps.execution.models import BulkOperation
+from apps.execution.models import BulkOperation, ModelRollout
 from apps.execution.services import execution_pause, task_create
+from apps.experiments.models import PriceExperiment
 from apps.income.models import ReconciliationRun, StrandedWebhook
 from apps.income.services import income_record_manual
 from apps.metrics.models import Alert, AlertRule, Finding, LeadTime
@@ -193,8 +194,26 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("metrics.leadtime", "change"): NOBODY,
     ("metrics.leadtime", "delete"): NOBODY,
     ("metrics.leadtime", "slowest"): {SU, OP, RV},
+    ("execution.modelrollout", "view"): {SU, OP, RV},
+    ("execution.modelrollout", "history"): {SU, OP, RV},
+    ("execution.modelrollout", "add"): {SU, OP},
+    ("execution.modelrollout", "change"): NOBODY,  # decided through its buttons
+    ("execution.modelrollout", "delete"): NOBODY,
+    ("execution.modelrollout", "step"): {SU, OP},
+    ("execution.modelrollout", "hold"): {SU, OP},
+    ("execution.modelrollout", "resume"): {SU, OP},
+    ("execution.modelrollout", "promote"): {SU, OP},
+    ("execution.modelrollout", "rollback"): {SU, OP},
+    ("experiments.priceexperiment", "view"): {SU, OP, OB, RV},
+    ("experiments.priceexperiment", "history"): {SU, OP, OB, RV},
+    ("experiments.priceexperiment", "add"): {SU, OB},
+    ("experiments.priceexperiment", "change"): NOBODY,
+    ("experiments.priceexperiment", "delete"): NOBODY,
+    ("experiments.priceexperiment", "start"): {SU, OB},
+    ("experiments.priceexperiment", "promote"): {SU, OB},
+    ("experiments.priceexperiment", "rollback"): {SU, OB},
 }
-OUR_APPS = {"execution", "proposals", "offers", "income", "safety", "auditlog", "metrics"}
+OUR_APPS = {"execution", "proposals", "offers", "income", "safety", "auditlog", "metrics", "experiments"}
 # Other apps' admin pages (dj-stripe, auth, tokens, lockouts): roles see only these; the superuser is not judged
 # there, beyond never getting a 5xx.
 THIRD_PARTY_VIEW = {"djstripe.product": {OP, OB}, "djstripe.price": {OP, OB}, "djstripe.webhookeventtrigger": {OP}}
@@ -213,6 +232,7 @@ API = [  # method, URL name (args), who may
     ("GET", "proposal-detail", ("proposal",), {SU, OP, RV}),
     ("GET", "concern-list", (), {SU, OP, OB, RV}),
     ("POST", "concern-list", (), {SU, OP, OB, RV}),
+    ("POST", "experiment-assign", ("experiment",), {SU, OB}),
 ]
 QUEUE_PAGES = [  # django-rq's pages: operators (and superusers) only; its own admin entry is not mounted at all
     "/admin/rq/", "/admin/rq/stats.json", "/admin/rq/queues/0/", "/admin/rq/queues/0/finished/",
@@ -306,6 +326,12 @@ def samples():
                                                  last_seen=now)  # fmt: skip
     rows["metrics.leadtime"] = LeadTime.objects.create(category="cost", month=date(2026, 11, 1), stage="accepted",
                                                        proposals=3, median_seconds=3600, p90_seconds=7200)  # fmt: skip
+    rows["execution.modelrollout"] = ModelRollout.objects.create(
+        task_type=task.task_type, champion=ai_model, candidate=AIModelFactory(name="matrix-candidate"),
+        candidate_percent=5, steps=[5, 25], salt="matrix",
+    )  # fmt: skip
+    rows["experiments.priceexperiment"] = PriceExperiment.objects.create(key="matrix-price", offer=offer,
+                                                                         horizon_per_variant=100, salt="matrix")
     return rows
 
 
@@ -403,7 +429,8 @@ def test_every_admin_url_and_action_answers_each_role_as_the_table_says(clients,
 
 def test_every_api_endpoint_answers_each_role_as_the_table_says(clients, samples):
     targets = {"task": samples["execution.executiontask"].pk, "ai_model": samples["execution.aimodel"].name,
-               "proposal": samples["proposals.proposal"].pk}  # fmt: skip
+               "proposal": samples["proposals.proposal"].pk,
+               "experiment": samples["experiments.priceexperiment"].key}  # fmt: skip
     results = []
     for method, name, args, allowed in API:
         url = reverse(name, args=[targets[arg] for arg in args])

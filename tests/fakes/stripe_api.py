@@ -45,6 +45,9 @@ PRODUCT_FIELDS = {"name", "description", "metadata", "active", "default_price", 
 PRICE_CREATE = {"product", "currency", "unit_amount", "recurring", "metadata", "nickname", "lookup_key", "active",
                 "tax_behavior", "expand"}  # fmt: skip
 PRICE_UPDATABLE = {"active", "metadata", "nickname", "lookup_key", "expand"}
+CHECKOUT_CREATE = {"mode", "line_items", "success_url", "cancel_url", "client_reference_id", "metadata",
+                   "payment_intent_data", "customer", "customer_email", "expires_at", "expand"}  # fmt: skip
+CHECKOUT_LIFETIME_SECONDS = 24 * 3600
 # GET filters each list accepts, besides LIST_PARAMS: {resource: {parameter: object field}}.
 LIST_FILTERS = {
     "products": {"active": "active", "ids": "id"},
@@ -117,6 +120,8 @@ class ScriptedFailure:
 class FakeStripe:
     objects: dict[str, dict] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)
+    # What a Checkout Session will put on its PaymentIntent (Stripe keeps it; the session object does not show it).
+    checkout_intent_metadata: dict[str, dict] = field(default_factory=dict)
     failures: list[ScriptedFailure] = field(default_factory=list)
     idempotency: dict[str, tuple[str, int, dict, float]] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
@@ -149,6 +154,8 @@ class FakeStripe:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Stripe answers at once: without this a kept-alive connection waits ~40 ms per answer (Nagle).
+            disable_nagle_algorithm = True
 
             def do_GET(self):  # noqa: N802 - http.server's naming
                 fake._handle(self, "GET", form_decode(self.path.partition("?")[2]))
@@ -164,7 +171,7 @@ class FakeStripe:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -271,6 +278,8 @@ class FakeStripe:
         parts = path.strip("/").split("/")  # v1, resource, [id], [sub]
         if parts[:2] == ["v1", "account"]:
             return self._account()
+        if parts == ["v1", "checkout", "sessions"] and method == "POST":
+            return self._checkout_session_create(params)
         if len(parts) < 2 or parts[0] != "v1" or parts[1] not in PREFIXES:
             raise StripeRequestError(404, f"Unrecognized request URL ({method}: {path}).")
         resource = parts[1]
@@ -411,6 +420,55 @@ class FakeStripe:
         }  # fmt: skip
         self.objects[price["id"]] = price
         return price
+
+    def _checkout_session_create(self, params: dict) -> dict:
+        """Hosted Checkout for one-off prices (mode=payment), as docs.stripe.com/api/checkout/sessions/create."""
+        _refuse_unknown(params, CHECKOUT_CREATE)
+        mode = params.get("mode")
+        if mode not in ("payment", "setup", "subscription"):
+            raise StripeRequestError(400, "Missing required param: mode.", param="mode", code="parameter_missing")
+        items = params.get("line_items") or []
+        if not isinstance(items, list) or not items:
+            raise StripeRequestError(400, "Missing required param: line_items.", param="line_items",
+                                     code="parameter_missing")  # fmt: skip
+        total, currency = 0, None
+        for index, item in enumerate(items):
+            _refuse_unknown(item, {"price", "quantity"}, prefix=f"line_items[{index}]")
+            price = self.objects.get(item.get("price", ""))
+            if price is None or price["object"] != "price":
+                raise StripeRequestError(400, f"No such price: '{item.get('price')}'", param=f"line_items[{index}]"
+                                         "[price]", code="resource_missing")  # fmt: skip
+            if not price["active"]:
+                raise StripeRequestError(400, f"The price specified is inactive: {price['id']}.",
+                                         param=f"line_items[{index}][price]")  # fmt: skip
+            if mode == "payment" and price["type"] == "recurring":
+                raise StripeRequestError(400, "You specified `payment` mode but passed a recurring price. Either "
+                                         "switch to `subscription` mode or use only one-time prices.",
+                                         param=f"line_items[{index}][price]")  # fmt: skip
+            total += price["unit_amount"] * int(_amount(item.get("quantity", "1"), f"line_items[{index}][quantity]"))
+            currency = price["currency"]
+        intent_data = params.get("payment_intent_data") or {}
+        if intent_data and mode != "payment":
+            raise StripeRequestError(400, "You can only specify `payment_intent_data` in `payment` mode.",
+                                     param="payment_intent_data")  # fmt: skip
+        _refuse_unknown(intent_data, {"metadata", "description", "statement_descriptor"}, prefix="payment_intent_data")
+        reference = params.get("client_reference_id")
+        if reference is not None and len(reference) > 200:
+            raise StripeRequestError(400, "client_reference_id must be at most 200 characters.",
+                                     param="client_reference_id")  # fmt: skip
+        now = self.now()
+        session_id = self.new_id("cs_test")
+        session = {
+            "id": session_id, "object": "checkout.session", "amount_subtotal": total, "amount_total": total,
+            "cancel_url": params.get("cancel_url"), "client_reference_id": reference, "created": now,
+            "currency": currency, "customer": params.get("customer"), "expires_at": now + CHECKOUT_LIFETIME_SECONDS,
+            "livemode": False, "metadata": params.get("metadata", {}), "mode": mode, "payment_intent": None,
+            "payment_status": "unpaid", "status": "open", "success_url": params.get("success_url"),
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+        }  # fmt: skip
+        self.checkout_intent_metadata[session_id] = dict(intent_data.get("metadata") or {})
+        self.objects[session_id] = session
+        return session
 
     def _update(self, obj: dict, params: dict) -> dict:
         _refuse_unknown(params, PRODUCT_FIELDS if obj["object"] == "product" else PRICE_UPDATABLE)

@@ -55,6 +55,14 @@ class StripeMoney:
         self._emit("payment_intent.succeeded", intent)
         return intent
 
+    def pay_checkout(self, session_id: str, *, customer: str = "cus_FakeCustomer0001") -> dict:
+        """The customer completes a Checkout Session: its PaymentIntent carries `payment_intent_data.metadata`."""
+        session = self.fake.objects[session_id]
+        intent = self.pay(session["amount_total"], session["currency"],
+                          metadata=self.fake.checkout_intent_metadata[session_id], customer=customer)  # fmt: skip
+        session.update(status="complete", payment_status="paid", payment_intent=intent["id"])
+        return intent
+
     def refund(self, charge_id: str, minor: int) -> dict:
         charge = self.fake.objects[charge_id]
         refund_id = self.fake.new_id("re")

@@ -4,6 +4,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.demo.experiments import demo_experiments_ensure
 from apps.demo.services import (
     demo_metrics_ensure,
     demo_models_ensure,
@@ -66,6 +67,9 @@ class Command(BaseCommand):
         metrics = demo_metrics_ensure()
         self.stdout.write("Metrics: " + ", ".join(f"{count} {what}" for what, count in metrics.items()) + " added; "
                           "blind spots, drift alerts and lead times computed")  # fmt: skip
+        experiments = demo_experiments_ensure()
+        self.stdout.write("Experiments: " + ", ".join(f"{count} {what}" for what, count in experiments.items())
+                          + " added")
         self.stdout.write(self.style.SUCCESS(f"Demo data ready in {time.monotonic() - started:.1f} s."))
 
     def _say(self, what: str, added: list[str], verb: str) -> None:
