@@ -165,19 +165,23 @@ def exposure_assign(*, key: str, subject: object) -> Assignment:
     if experiment.status != Status.RUNNING:
         return _after_decision(experiment, subject)
     variants = list(experiment.variants.select_related("offer_price__stripe_price").order_by("-is_control", "key"))
-    exposure, new = _exposure_record(experiment, subject, variant_of(experiment=experiment, subject=subject,
-                                                                     variants=variants))  # fmt: skip
-    variant = next(v for v in variants if v.pk == exposure.variant_id)
-    if exposure.checkout_url and exposure.checkout_expires_at and \
-            exposure.checkout_expires_at > timezone.now() + CHECKOUT_REUSE_MARGIN:  # fmt: skip
-        return Assignment(experiment, variant, variant.stripe_price_id, exposure.checkout_url,
-                          exposure.checkout_session_id, new)  # fmt: skip
-    session = _checkout_create(experiment, variant, subject, attempt=exposure.pk)
-    Exposure.objects.filter(pk=exposure.pk).update(
-        checkout_session_id=session.id, checkout_url=session.url or "",
-        checkout_expires_at=datetime.fromtimestamp(session.expires_at, tz=UTC) if session.expires_at else None,
-    )  # fmt: skip
-    return Assignment(experiment, variant, variant.stripe_price_id, session.url or "", session.id, new)
+    found = Exposure.objects.filter(experiment=experiment, subject=subject).first()
+    variant = next(v for v in variants if v.pk == found.variant_id) if found else \
+        variant_of(experiment=experiment, subject=subject, variants=variants)  # fmt: skip
+    if found and found.checkout_url and found.checkout_expires_at and \
+            found.checkout_expires_at > timezone.now() + CHECKOUT_REUSE_MARGIN:  # fmt: skip
+        return Assignment(experiment, variant, variant.stripe_price_id, found.checkout_url,
+                          found.checkout_session_id, False)  # fmt: skip
+    session = _checkout_create(experiment, variant, subject)  # a Stripe failure leaves no exposure behind
+    checkout = {"checkout_session_id": session.id, "checkout_url": session.url or "",
+                "checkout_expires_at": datetime.fromtimestamp(session.expires_at, tz=UTC) if session.expires_at
+                else None}  # fmt: skip
+    if found:
+        Exposure.objects.filter(pk=found.pk).update(**checkout)
+        return Assignment(experiment, variant, variant.stripe_price_id, checkout["checkout_url"], session.id, False)
+    exposure, new = _exposure_record(experiment, subject, variant, checkout)
+    return Assignment(experiment, variant, variant.stripe_price_id, exposure.checkout_url,
+                      exposure.checkout_session_id, new)  # fmt: skip
 
 
 def _subject_check(subject: object) -> str:
@@ -190,14 +194,13 @@ def _subject_check(subject: object) -> str:
     return subject.strip()
 
 
-def _exposure_record(experiment: PriceExperiment, subject: str, variant: Variant) -> tuple[Exposure, bool]:
-    """Once per subject, also when two requests for it race (the unique constraint decides)."""
-    found = Exposure.objects.filter(experiment=experiment, subject=subject).first()
-    if found:
-        return found, False
+def _exposure_record(experiment: PriceExperiment, subject: str, variant: Variant,
+                     checkout: dict) -> tuple[Exposure, bool]:  # fmt: skip
+    """Once per subject, also when two first requests for it race: the unique constraint decides, and the loser
+    answers with the winner's checkout (same variant; its own session simply expires unused)."""
     try:
         with transaction.atomic():
-            return Exposure.objects.create(experiment=experiment, variant=variant, subject=subject), True
+            return Exposure.objects.create(experiment=experiment, variant=variant, subject=subject, **checkout), True
     except IntegrityError:
         return Exposure.objects.get(experiment=experiment, subject=subject), False
 
@@ -205,14 +208,13 @@ def _exposure_record(experiment: PriceExperiment, subject: str, variant: Variant
 def _after_decision(experiment: PriceExperiment, subject: str) -> Assignment:
     winner = experiment.winner or experiment.variants.get(is_control=True)
     offer = experiment.offer
-    session = _checkout_create(experiment, winner, subject, attempt=0, price_id=offer.stripe_price.id,
-                               in_experiment=False)  # fmt: skip
+    session = _checkout_create(experiment, winner, subject, price_id=offer.stripe_price.id, in_experiment=False)
     note = f"experiment {experiment.get_status_display().lower()}: everyone gets the offer's price"
     return Assignment(experiment, winner, offer.stripe_price.id, session.url or "", session.id, False, note)
 
 
-def _checkout_create(experiment: PriceExperiment, variant: Variant, subject: str, *, attempt: int,
-                     price_id: str | None = None, in_experiment: bool = True):  # fmt: skip
+def _checkout_create(experiment: PriceExperiment, variant: Variant, subject: str, *, price_id: str | None = None,
+                     in_experiment: bool = True):  # fmt: skip
     """A Checkout Session for one unit of the price; the PaymentIntent's metadata is what the ledger attributes."""
     metadata = {"offer_id": str(experiment.offer_id), "subject": subject}
     if in_experiment:
@@ -227,7 +229,7 @@ def _checkout_create(experiment: PriceExperiment, variant: Variant, subject: str
     }  # fmt: skip
     hour = int(timezone.now().timestamp() // 3600)
     digest = hashlib.sha256(f"{subject}:{price_id}".encode()).hexdigest()[:24]
-    key = f"opsconsole-{settings.INSTALLATION_ID}-checkout-{experiment.pk}-{attempt}-{digest}-{hour}"
+    key = f"opsconsole-{settings.INSTALLATION_ID}-checkout-{experiment.pk}-{digest}-{hour}"  # one session per hour
     try:
         return stripe_client().v1.checkout.sessions.create(params, {"idempotency_key": key})
     except stripe.StripeError as error:

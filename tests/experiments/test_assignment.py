@@ -182,6 +182,11 @@ def test_stripe_refusing_the_checkout_is_502(experiment, storefront, fake_stripe
     fake_stripe.fail_next("POST", "/v1/checkout/sessions", "invalid", "Your account cannot accept payments.")
     response = storefront.post(assign_url(experiment.key), {"subject": "cus_1"}, format="json")
     assert response.status_code == 502 and "Your account cannot accept payments." in response.json()["detail"]
+    assert not Exposure.objects.exists()  # the subject saw no price: nothing counts against a variant yet
+    again = storefront.post(assign_url(experiment.key), {"subject": "cus_1"}, format="json")
+    assert again.status_code == 200 and again.json()["new_exposure"] is True
+    exposure = Exposure.objects.get()
+    assert (exposure.subject, exposure.checkout_session_id) == ("cus_1", again.json()["checkout_session_id"])
 
 
 @pytest.mark.django_db
